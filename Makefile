@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := $(firstword $(wildcard ../shared/demo/qinghe_county.json) shared/demo/qinghe_county.json)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test install bench lint typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/xinfang init
+	$(BIN)/xinfang migrate
+	$(BIN)/xinfang directory load --if-empty $(DEMO)
+	$(BIN)/xinfang serve
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy shared routing_engine/facts.py routing_engine/rules deadline_scheduler/clock.py notify_gateway/templates.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""The intake's tables: the normalized petition, its people (protected), its attachments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Base, UTCDateTime
+
+
+class Petition(Base):
+    __tablename__ = "petition"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    query_code: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(100), index=True)
+    division_code: Mapped[str] = mapped_column(String(12), index=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    addressed_to: Mapped[str] = mapped_column(String(100))
+    people_count: Mapped[int] = mapped_column(Integer, default=1)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    accused: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    prior: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    openid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    people: Mapped[list[PetitionPerson]] = relationship(
+        back_populates="petition", order_by="PetitionPerson.position", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[PetitionAttachment]] = relationship(
+        back_populates="petition",
+        order_by="PetitionAttachment.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class PetitionPerson(Base):
+    """A petitioner. ID number and phone are stored encrypted, with keyed hashes to find them."""
+
+    __tablename__ = "petition_person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[str] = mapped_column(ForeignKey("petition.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))
+    id_number_enc: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    phone_enc: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    petition: Mapped[Petition] = relationship(back_populates="people")
+
+
+class PetitionAttachment(Base):
+    __tablename__ = "petition_attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[str] = mapped_column(ForeignKey("petition.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    petition: Mapped[Petition] = relationship(back_populates="attachments")

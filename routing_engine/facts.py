@@ -1,0 +1,185 @@
+"""The facts a routing decision reads, computed once, up front, from the petition
+and a directory snapshot (business-rules calls a variable once per condition, so
+nothing here may touch the database).
+
+Also the pure look-ups of the law's "who": the competent unit by function and
+territory, the organ of a legal channel, the discipline unit managing an accused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.directory import LEVEL_NAMES, Directory, UnitRow, level_rank
+
+LEGAL_CHANNEL_FUNCTION = {
+    "litigation": "political_legal",
+    "arbitration": "arbitration",
+    "administrative_reconsideration": "reconsideration",
+    "police": "police",
+}
+LEGAL_CHANNEL_NAMES = {
+    "litigation": "诉讼（涉法涉诉，由政法机关依法处理）",
+    "arbitration": "劳动人事争议仲裁",
+    "administrative_reconsideration": "行政复议",
+    "police": "公安机关依法处理",
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A unit the law points at, with the steps that found it (for the reason text)."""
+
+    unit: UnitRow | None
+    steps: tuple[str, ...] = ()
+
+
+@dataclass
+class Facts:
+    petition_id: str
+    type: str
+    category: str
+    category_name: str
+    function: str
+    competent_level: str
+    legal_channel: str
+    division_code: str
+    division_name: str
+    division_level: str
+    people_count: int
+    channel: str
+    addressed_to: str
+    addressed_level: str
+    accused_unit: str
+    accused_level: str
+    has_accused: bool
+    competent: Resolved = field(default_factory=lambda: Resolved(None))
+    legal_organ: Resolved = field(default_factory=lambda: Resolved(None))
+    discipline: Resolved = field(default_factory=lambda: Resolved(None))
+    fallback: Resolved = field(default_factory=lambda: Resolved(None))
+
+    def public(self) -> dict[str, Any]:
+        """What the decision stores as 'the facts it read'."""
+        return {
+            "type": self.type,
+            "category": self.category,
+            "function": self.function,
+            "competent_level": self.competent_level,
+            "legal_channel": self.legal_channel,
+            "division_code": self.division_code,
+            "division_level": self.division_level,
+            "people_count": self.people_count,
+            "channel": self.channel,
+            "addressed_to": self.addressed_to,
+            "addressed_level": self.addressed_level,
+            "accused_unit": self.accused_unit,
+            "accused_level": self.accused_level,
+            "competent_unit": self.competent.unit.id if self.competent.unit else None,
+            "legal_organ": self.legal_organ.unit.id if self.legal_organ.unit else None,
+            "discipline_unit": self.discipline.unit.id if self.discipline.unit else None,
+        }
+
+
+def competent_unit(directory: Directory, division_code: str, function: str, level: str) -> Resolved:
+    """Whoever administers, where it happened, at the lowest level that can settle it.
+
+    Starts in the ancestor of the place at the competence level (or the place
+    itself when it lies above that level) and climbs until a unit of the
+    function exists; a village matter with no village unit of that function
+    goes to the township government.
+    """
+    chain = directory.ancestors(division_code)
+    if not chain:
+        return Resolved(None, (f"区划 {division_code} 不在目录中",))
+    start = next((i for i, d in enumerate(chain) if level_rank(d.level) <= level_rank(level)), 0)
+    steps: list[str] = []
+    for div in chain[start:]:
+        unit = directory.unit_with(div.code, function)
+        if unit is not None:
+            steps.append(f"{div.name}（{LEVEL_NAMES[div.level]}）由{unit.name}主管")
+            return Resolved(unit, tuple(steps))
+        steps.append(f"{div.name}没有承担该职能的单位")
+        if div.level in ("village", "township"):
+            # Villages have no departments; the township government answers for them.
+            township = directory.division_at(div.code, "township")
+            gov = directory.unit_with(township.code, "township_gov") if township else None
+            if gov is not None and div.level == "village":
+                steps.append(f"村级事项由{gov.name}负责")
+                return Resolved(gov, tuple(steps))
+    return Resolved(None, tuple(steps))
+
+
+def legal_organ(directory: Directory, division_code: str, channel: str) -> Resolved:
+    """The organ of a legal channel for the county of the place."""
+    function = LEGAL_CHANNEL_FUNCTION.get(channel)
+    if function is None:
+        return Resolved(None)
+    return competent_unit(directory, division_code, function, "county")
+
+
+def discipline_unit(directory: Directory, accused: UnitRow) -> Resolved:
+    """The discipline inspection and supervision organ that manages the accused's unit:
+    village cadres → the township's; township and county departments → the county's;
+    county leaders (the county party committee and government) → the city's."""
+    if accused.level == "village":
+        managing_level = "township"
+    elif accused.level == "township" or accused.level == "county" and accused.kind != "party_gov":
+        managing_level = "county"
+    else:
+        managing_level = LEVELS_UP.get(accused.level, accused.level)
+    target = directory.division_at(accused.division_code, managing_level)
+    if target is None:
+        return Resolved(None, (f"找不到{accused.name}的上级区划",))
+    unit = directory.unit_with(target.code, "discipline")
+    if unit is None:
+        return Resolved(None, (f"{target.name}没有纪检监察机关",))
+    return Resolved(unit, (f"{accused.name}的干部由{unit.name}管理",))
+
+
+LEVELS_UP = {"village": "township", "township": "county", "county": "city", "city": "province"}
+
+
+def petition_bureau(directory: Directory, division_code: str) -> Resolved:
+    county = directory.division_at(division_code, "county")
+    unit = directory.unit_with(county.code, "petition_bureau") if county else None
+    return Resolved(unit, (f"由{unit.name}人工分办",) if unit else ())
+
+
+def compute_facts(petition: dict[str, Any], directory: Directory) -> Facts:
+    """Facts from a `petition.received` payload (or a simulated body) and the directory."""
+    category = directory.categories.get(petition.get("category") or "")
+    division_code = petition.get("division_code") or ""
+    division = directory.divisions.get(division_code)
+    addressed = directory.units.get(petition.get("addressed_to") or "")
+    accused_id = (petition.get("accused") or {}).get("unit_id") or ""
+    accused = directory.units.get(accused_id)
+    function = category.function if category else "petition_bureau"
+    level = (category.level if category and category.level else None) or "county"
+    facts = Facts(
+        petition_id=str(petition.get("petition_id") or ""),
+        type=petition.get("type") or "complaint",
+        category=category.code if category else "",
+        category_name=category.name if category else "",
+        function=function,
+        competent_level=level,
+        legal_channel=(category.legal_channel if category else None) or "",
+        division_code=division_code,
+        division_name=directory.full_name(division_code) if division else "",
+        division_level=division.level if division else "",
+        people_count=int(petition.get("people_count") or 1),
+        channel=petition.get("channel") or "web",
+        addressed_to=addressed.id if addressed else "",
+        addressed_level=addressed.level if addressed else "",
+        accused_unit=accused.id if accused else "",
+        accused_level=accused.level if accused else "",
+        has_accused=accused is not None,
+    )
+    if division is not None:
+        facts.competent = competent_unit(directory, division_code, function, level)
+        facts.fallback = petition_bureau(directory, division_code)
+        if facts.legal_channel:
+            facts.legal_organ = legal_organ(directory, division_code, facts.legal_channel)
+    if accused is not None:
+        facts.discipline = discipline_unit(directory, accused)
+    return facts

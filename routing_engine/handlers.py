@@ -1,0 +1,22 @@
+"""The routing engine's event consumers."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from routing_engine.rules.engine import Ruleset
+from routing_engine.service import route_received_petition
+from shared.bus import Bus
+from shared.directory import DirectoryCache
+from shared.events import PETITION_RECEIVED, Envelope
+
+CONSUMER = "routing"
+
+
+def register(bus: Bus, *, ruleset: Ruleset, directory: DirectoryCache) -> None:
+    def on_petition_received(session: Session, event: Envelope) -> None:
+        route_received_petition(
+            session, event=event, ruleset=ruleset, directory=directory.get(session)
+        )
+
+    bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)

@@ -1,0 +1,110 @@
+"""The composition root: reads settings, wires engine, bus, handlers and routers
+for the services one process runs. Nothing else reads the environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import deadline_scheduler.handlers
+import notify_gateway.handlers
+import routing_engine.handlers
+from deadline_scheduler.clock import OfficialCalendar
+from intake_api.router import router as intake_router
+from notify_gateway.router import router as notify_router
+from routing_engine.config import RoutingSettings
+from routing_engine.router import router as routing_router
+from routing_engine.service import load_ruleset
+from services.casework import handlers as casework_handlers
+from services.casework.router import router as casework_router
+from shared.bus import Bus, make_transport
+from shared.config import Settings
+from shared.db import make_engine, make_session_factory
+from shared.directory import DirectoryCache
+from shared.errors import install_problem_handlers
+from shared.security import DataProtector
+from shared.web import health_router
+
+log = logging.getLogger("xinfang")
+
+SERVICES = ("intake", "routing", "scheduler", "notify", "casework")
+
+DESCRIPTION = """
+信访事项受理、分办、期限督办与通知的后端服务。
+
+- 信访人通过网页、小程序、扫码、热线、来信、来访提交信访事项；
+- 分办规则引擎按“属地管理、分级负责，谁主管、谁负责”等原则确定承办单位，并说明理由；
+- 期限调度按《信访工作条例》计算每一环节的办理期限；
+- 通知网关把回执与交办通知送达信访人和承办单位。
+
+错误一律以 RFC 9457 problem details（application/problem+json）返回，校验错误逐字段说明原因。
+"""
+
+
+@dataclass
+class Runtime:
+    """What one process is made of; tests reach in through `app.state.runtime`."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    bus: Bus
+    services: tuple[str, ...]
+
+
+def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI:
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services {sorted(unknown)}; choose from {', '.join(SERVICES)}")
+    services = tuple(s for s in SERVICES if s in services)
+    engine = make_engine(settings.db.database_url)
+    factory = make_session_factory(engine)
+    bus = Bus(factory, make_transport(settings.bus), settings.bus)
+    directory = DirectoryCache()
+    runtime = Runtime(settings, engine, factory, bus, services)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        log.info("xinfang serving %s on bus %s", ", ".join(services), bus.transport.name)
+        try:
+            yield
+        finally:
+            await bus.stop()
+            engine.dispose()
+
+    title = (
+        "xinfang 信访"
+        if len(services) == len(SERVICES)
+        else f"xinfang 信访 · {'、'.join(services)}"
+    )
+    app = FastAPI(title=title, version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.state.runtime = runtime
+    app.state.factory = factory
+    app.state.directory = directory
+    app.include_router(health_router(bus.ready))
+
+    if "intake" in services:
+        app.state.protector = DataProtector(settings.security.secret_key())
+        app.include_router(intake_router)
+    if "routing" in services:
+        ruleset = load_ruleset(RoutingSettings().ruleset_file)
+        app.state.ruleset = ruleset
+        routing_engine.handlers.register(bus, ruleset=ruleset, directory=directory)
+        app.include_router(routing_router)
+    if "scheduler" in services:
+        deadline_scheduler.handlers.register(bus, calendar=OfficialCalendar())
+    if "notify" in services:
+        notify_gateway.handlers.register(bus)
+        app.include_router(notify_router)
+    if "casework" in services:
+        casework_handlers.register(bus)
+        app.include_router(casework_router)
+    return app

@@ -1,0 +1,154 @@
+"""Casework's event consumers: project every event onto the case and its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.casework.models import CaseDeadline, CaseView, TimelineEntry
+from shared.bus import Bus
+from shared.events import (
+    DEADLINE_OPENED,
+    NOTICE_RECORDED,
+    PETITION_RECEIVED,
+    PETITION_ROUTED,
+    Envelope,
+)
+from shared.timeutil import to_china, utcnow
+
+CONSUMER = "casework"
+CHANNEL_NAMES = {
+    "web": "网页",
+    "miniprogram": "微信小程序",
+    "qr": "扫码信访",
+    "hotline": "热线",
+    "mail": "来信",
+    "visit": "来访",
+}
+DECISION_NAMES = {
+    "assign": "交办",
+    "refer_down": "转送下级",
+    "divert": "导入法定途径",
+    "decline": "不予受理",
+}
+NOTICE_STATES = {
+    "pending": "待发送",
+    "sent": "已发送",
+    "delivered": "已送达",
+    "failed": "发送失败",
+    "dead": "放弃发送",
+}
+
+
+def _case(session: Session, petition_id: str) -> CaseView:
+    case = session.get(CaseView, petition_id)
+    if case is None:
+        case = CaseView(petition_id=petition_id, status="received", record={}, updated_at=utcnow())
+        session.add(case)
+    return case
+
+
+def _timeline(
+    session: Session,
+    event: Envelope,
+    petition_id: str,
+    kind: str,
+    summary: str,
+    detail: dict[str, Any],
+) -> None:
+    session.add(
+        TimelineEntry(
+            petition_id=petition_id,
+            event_id=event.id,
+            event_type=event.type,
+            kind=kind,
+            at=event.time,
+            summary=summary,
+            detail=detail,
+        )
+    )
+
+
+def on_petition_received(session: Session, event: Envelope) -> None:
+    data = event.data
+    case = _case(session, data["petition_id"])
+    case.query_code = data["query_code"]
+    case.received_at = datetime.fromisoformat(data["received_at"])
+    case.record = {k: v for k, v in data.items() if k != "petition_id"}
+    case.updated_at = utcnow()
+    channel = CHANNEL_NAMES.get(data["channel"], data["channel"])
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "received",
+        f"收到信访事项「{data['title']}」（{channel}），查询码 {data['query_code']}",
+        {"channel": data["channel"], "query_code": data["query_code"]},
+    )
+
+
+def on_petition_routed(session: Session, event: Envelope) -> None:
+    data = event.data
+    routing = data["routing"]
+    case = _case(session, data["petition_id"])
+    case.routing = routing
+    case.lead_unit = routing.get("lead_unit")
+    case.status = "routed"
+    case.updated_at = utcnow()
+    unit = (data.get("units") or {}).get(routing.get("lead_unit") or "", {})
+    what = DECISION_NAMES.get(routing["decision"], routing["decision"])
+    summary = f"分办：{what}" + (
+        f"，由{unit.get('name', routing['lead_unit'])}承办" if routing.get("lead_unit") else ""
+    )
+    _timeline(session, event, data["petition_id"], "routed", summary, {"routing": routing})
+
+
+def on_deadline_opened(session: Session, event: Envelope) -> None:
+    data = event.data
+    row = session.scalar(
+        select(CaseDeadline).where(
+            CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
+        )
+    )
+    due_at = datetime.fromisoformat(data["due_at"])
+    if row is None:
+        row = CaseDeadline(petition_id=data["petition_id"], step=data["step"])
+        session.add(row)
+    row.step_name = data.get("step_name") or data["step"]
+    row.unit_id = data.get("unit_id")
+    row.due_at = due_at
+    row.state = data["state"]
+    row.provisional = bool(data.get("provisional"))
+    row.basis = data.get("basis") or {}
+    note = "（节假日安排未公布，暂按周末计算）" if row.provisional else ""
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "deadline",
+        f"开始计时：{row.step_name}，期限至 {to_china(due_at):%Y-%m-%d %H:%M}{note}",
+        {"step": data["step"], "due_at": data["due_at"], "basis": row.basis},
+    )
+
+
+def on_notice_recorded(session: Session, event: Envelope) -> None:
+    data = event.data
+    state = NOTICE_STATES.get(data["state"], data["state"])
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "notice",
+        f"通知「{data['subject']}」→ {data['recipient']}（{data['channel']}，{state}）",
+        {k: data[k] for k in ("notice_id", "kind", "channel", "recipient", "state")},
+    )
+
+
+def register(bus: Bus) -> None:
+    bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)
+    bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)
+    bus.subscribe(f"{CONSUMER}.on_deadline_opened", [DEADLINE_OPENED], on_deadline_opened)
+    bus.subscribe(f"{CONSUMER}.on_notice_recorded", [NOTICE_RECORDED], on_notice_recorded)

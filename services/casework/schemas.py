@@ -1,0 +1,64 @@
+"""Casework's HTTP shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class DeadlineRead(BaseModel):
+    step: str = Field(examples=["forward"])
+    step_name: str = Field(examples=["登记、转送、交办"])
+    unit_id: str | None = None
+    due_at: datetime = Field(examples=["2026-12-14T23:59:59+08:00"])
+    state: str = Field(
+        examples=["open"],
+        description="open / met / reminded / urged / supervised / accountability / paused",
+    )
+    provisional: bool = Field(description="期限所跨年份的节假日安排尚未载入，暂按周末计算")
+    basis: dict[str, Any] = Field(description="期限如何算出：起算时间、期间、日历、跳过的日期")
+
+
+class PetitionRead(BaseModel):
+    id: str
+    query_code: str | None
+    status: str = Field(examples=["routed"])
+    received_at: datetime | None
+    channel: str | None = None
+    title: str | None = None
+    content: str | None = None
+    type: str | None = None
+    category: str | None = None
+    division_code: str | None = None
+    address: str | None = None
+    addressed_to: str | None = None
+    people_count: int | None = None
+    anonymous: bool | None = None
+    petitioners: list[dict[str, Any]] = Field(default_factory=list, description="个人信息已脱敏")
+    accused: dict[str, Any] | None = None
+    prior: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    routing: dict[str, Any] | None = Field(default=None, description="API.md 的 routing 对象")
+    deadlines: list[DeadlineRead] = Field(default_factory=list)
+
+
+class PetitionSummary(BaseModel):
+    id: str
+    query_code: str | None
+    status: str
+    title: str | None
+    category: str | None
+    lead_unit: str | None
+    received_at: datetime | None
+    next_due_at: datetime | None = None
+    overdue: bool = False
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    kind: str = Field(examples=["routed"])
+    event_type: str = Field(examples=["cn.xinfang.petition.routed"])
+    summary: str = Field(examples=["分办：交办，由清河县人力资源和社会保障局承办"])
+    detail: dict[str, Any]

@@ -1,0 +1,186 @@
+"""Casework's queries, and who may see what."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
+
+from services.casework.models import CaseDeadline, CaseView, TimelineEntry
+from services.casework.schemas import DeadlineRead, PetitionRead, PetitionSummary, TimelineItem
+from shared.directory import Directory
+from shared.errors import not_found
+from shared.security import Principal
+from shared.timeutil import to_china, utcnow
+
+# Roles that see every petition of the jurisdiction; handlers and leaders see their unit's.
+ALL_SEEING_ROLES = {"registrar", "supervisor", "admin"}
+CLOSED_STATES = ("met",)
+
+
+def unit_and_subordinates(directory: Directory, unit_id: str) -> set[str]:
+    """The unit and every unit under it in the unit tree."""
+    children: dict[str, list[str]] = {}
+    for unit in directory.units.values():
+        if unit.parent_id:
+            children.setdefault(unit.parent_id, []).append(unit.id)
+    seen, stack = set(), [unit_id]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(children.get(current, []))
+    return seen
+
+
+def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
+    record = case.record or {}
+    accused_unit = (record.get("accused") or {}).get("unit_id")
+    if who.kind == "token" and accused_unit and who.unit_id == accused_unit:
+        return False  # a report never reaches the unit it accuses (arts. 30, 46)
+    if who.kind == "apikey" or who.role in ALL_SEEING_ROLES:
+        return True
+    mine = unit_and_subordinates(directory, who.unit_id or "")
+    routing = case.routing or {}
+    involved = {routing.get("lead_unit"), *routing.get("assisting_units", [])}
+    return bool(mine & involved)
+
+
+def _deadlines(session: Session, petition_id: str) -> list[DeadlineRead]:
+    rows = session.scalars(
+        select(CaseDeadline)
+        .where(CaseDeadline.petition_id == petition_id)
+        .order_by(CaseDeadline.due_at)
+    )
+    return [
+        DeadlineRead(
+            step=d.step,
+            step_name=d.step_name,
+            unit_id=d.unit_id,
+            due_at=to_china(d.due_at),
+            state=d.state,
+            provisional=d.provisional,
+            basis=d.basis,
+        )
+        for d in rows
+    ]
+
+
+def get_visible_case(
+    session: Session, petition_id: str, who: Principal, directory: Directory
+) -> CaseView:
+    case = session.get(CaseView, petition_id)
+    # Not visible reads as not found: existence itself is not disclosed.
+    if case is None or not may_see(case, who, directory):
+        raise not_found(f"信访事项 {petition_id} ")
+    return case
+
+
+def read_petition(
+    session: Session, *, petition_id: str, who: Principal, directory: Directory
+) -> PetitionRead:
+    case = get_visible_case(session, petition_id, who, directory)
+    r = case.record or {}
+    return PetitionRead(
+        id=case.petition_id,
+        query_code=case.query_code,
+        status=case.status,
+        received_at=to_china(case.received_at) if case.received_at else None,
+        channel=r.get("channel"),
+        title=r.get("title"),
+        content=r.get("content"),
+        type=r.get("type"),
+        category=r.get("category"),
+        division_code=r.get("division_code"),
+        address=r.get("address"),
+        addressed_to=r.get("addressed_to"),
+        people_count=r.get("people_count"),
+        anonymous=r.get("anonymous"),
+        petitioners=r.get("petitioners") or [],
+        accused=r.get("accused"),
+        prior=r.get("prior"),
+        attachments=r.get("attachments") or [],
+        routing=case.routing,
+        deadlines=_deadlines(session, petition_id),
+    )
+
+
+def read_timeline(
+    session: Session, *, petition_id: str, who: Principal, directory: Directory
+) -> list[TimelineItem]:
+    get_visible_case(session, petition_id, who, directory)
+    rows = session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.petition_id == petition_id)
+        .order_by(TimelineEntry.at, TimelineEntry.id)
+    )
+    return [
+        TimelineItem(
+            at=to_china(t.at),
+            kind=t.kind,
+            event_type=t.event_type,
+            summary=t.summary,
+            detail=t.detail,
+        )
+        for t in rows
+    ]
+
+
+def list_petitions(
+    session: Session,
+    *,
+    who: Principal,
+    directory: Directory,
+    unit_id: str | None,
+    status: str | None,
+    overdue: bool | None,
+    limit: int,
+    offset: int,
+) -> list[PetitionSummary]:
+    now = utcnow()
+    query = select(CaseView).order_by(CaseView.received_at.desc(), CaseView.petition_id)
+    if unit_id:
+        query = query.where(CaseView.lead_unit == unit_id)
+    elif who.kind == "token" and who.role not in ALL_SEEING_ROLES:
+        query = query.where(
+            CaseView.lead_unit.in_(unit_and_subordinates(directory, who.unit_id or ""))
+        )
+    if status:
+        query = query.where(CaseView.status == status)
+    late = exists().where(
+        and_(
+            CaseDeadline.petition_id == CaseView.petition_id,
+            CaseDeadline.due_at < now,
+            CaseDeadline.state.notin_(CLOSED_STATES),
+        )
+    )
+    if overdue is True:
+        query = query.where(late)
+    elif overdue is False:
+        query = query.where(~late)
+    out: list[PetitionSummary] = []
+    for case in session.scalars(query.offset(offset).limit(limit)):
+        if not may_see(case, who, directory):
+            continue
+        next_due = session.scalar(
+            select(CaseDeadline.due_at)
+            .where(
+                CaseDeadline.petition_id == case.petition_id,
+                CaseDeadline.state.notin_(CLOSED_STATES),
+            )
+            .order_by(CaseDeadline.due_at)
+            .limit(1)
+        )
+        out.append(
+            PetitionSummary(
+                id=case.petition_id,
+                query_code=case.query_code,
+                status=case.status,
+                title=(case.record or {}).get("title"),
+                category=(case.record or {}).get("category"),
+                lead_unit=case.lead_unit,
+                received_at=to_china(case.received_at) if case.received_at else None,
+                next_due_at=to_china(next_due) if next_due else None,
+                overdue=bool(next_due and next_due < now),
+            )
+        )
+    return out

@@ -1,0 +1,202 @@
+"""`xinfang`: the command line of API.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from shared.config import Settings, load_settings
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "shared" / "demo" / "qinghe_county.json"
+
+
+def _factory(settings: Settings):  # type: ignore[no-untyped-def]
+    from shared.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.db.database_url))
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    """Create var/ and a secret key file when no key is configured."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    sec = settings.security
+    if sec.xinfang_secret_key:
+        print("XINFANG_SECRET_KEY is set; no key file needed")
+        return 0
+    path = sec.xinfang_secret_key_file
+    if path.exists() and path.read_text().strip():
+        print(f"secret key file exists: {path}")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_urlsafe(48) + "\n")
+    path.chmod(0o600)
+    print(f"generated secret key file: {path}")
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from services.migrate import upgrade
+
+    if settings.db.database_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db.database_url)
+    print("database schema is at head")
+    return 0
+
+
+def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.db import transaction
+    from shared.directory import DirectoryFileError, directory_is_empty, load_directory_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"目录文件不存在：{path}", file=sys.stderr)
+        return 2
+    try:
+        with transaction(_factory(settings)) as session:
+            if args.if_empty and not directory_is_empty(session):
+                print("directory already loaded; nothing to do")
+                return 0
+            counts = load_directory_file(session, path)
+    except DirectoryFileError as exc:
+        print(f"目录文件 {path} 有误，未载入任何内容：", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.db import transaction
+    from shared.directory import Unit
+    from shared.security import ROLES, create_token
+
+    if args.role not in ROLES:
+        print(f"角色须为以下之一：{', '.join(ROLES)}", file=sys.stderr)
+        return 2
+    with transaction(_factory(settings)) as session:
+        if session.get(Unit, args.unit) is None:
+            print(f"单位 {args.unit} 不在目录中（先运行 xinfang directory load）", file=sys.stderr)
+            return 2
+        credential_id, token = create_token(session, unit_id=args.unit, role=args.role)
+    print(token)
+    print(
+        f"token id {credential_id} (revoke with: xinfang token revoke {credential_id})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.db import transaction
+    from shared.security import create_api_key
+
+    try:
+        with transaction(_factory(settings)) as session:
+            credential_id, key = create_api_key(session, system=args.system)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(key)
+    print(
+        f"api key id {credential_id} (revoke with: xinfang apikey revoke {credential_id})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.db import transaction
+    from shared.security import Credential, revoke
+
+    with transaction(_factory(settings)) as session:
+        row = session.get(Credential, args.id)
+        if row is None or row.kind != args.kind:
+            print(
+                f"没有编号为 {args.id} 的{'令牌' if args.kind == 'token' else 'API Key'}",
+                file=sys.stderr,
+            )
+            return 2
+        revoke(session, args.id)
+    print(f"revoked {args.kind} {args.id}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.app import SERVICES, build_app
+
+    names = [args.service] if args.service else list(SERVICES)
+    app = build_app(settings, names)
+    uvicorn.run(
+        app,
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from services.app import SERVICES
+
+    p = argparse.ArgumentParser(
+        prog="xinfang", description="信访 intake, routing, deadlines and notices"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve one service, or all in one process")
+    s.add_argument("--service", choices=SERVICES)
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database schema to head").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "init", help="create var/ and a secret key file if none is configured"
+    ).set_defaults(func=cmd_init)
+
+    d = sub.add_parser("directory", help="the directory of divisions, units and categories")
+    dsub = d.add_subparsers(dest="action", required=True)
+    dl = dsub.add_parser("load", help="load or update from a file shaped like the demo county")
+    dl.add_argument("file")
+    dl.add_argument("--if-empty", action="store_true", help="only when no division is loaded yet")
+    dl.set_defaults(func=cmd_directory_load)
+
+    t = sub.add_parser("token", help="staff bearer tokens")
+    tsub = t.add_subparsers(dest="action", required=True)
+    tc = tsub.add_parser("create")
+    tc.add_argument("--unit", required=True)
+    tc.add_argument("--role", required=True)
+    tc.set_defaults(func=cmd_token_create)
+    tr = tsub.add_parser("revoke")
+    tr.add_argument("id", type=int)
+    tr.set_defaults(func=cmd_revoke, kind="token")
+
+    k = sub.add_parser("apikey", help="API keys for external systems")
+    ksub = k.add_subparsers(dest="action", required=True)
+    kc = ksub.add_parser("create")
+    kc.add_argument("--system", required=True)
+    kc.set_defaults(func=cmd_apikey_create)
+    kr = ksub.add_parser("revoke")
+    kr.add_argument("id", type=int)
+    kr.set_defaults(func=cmd_revoke, kind="apikey")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    return int(args.func(load_settings(), args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

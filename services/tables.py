@@ -1,0 +1,16 @@
+"""Imports every service's models so that one metadata holds every table
+(for Alembic and for tests). Only composition code imports this."""
+
+from __future__ import annotations
+
+import deadline_scheduler.models  # noqa: F401
+import intake_api.models  # noqa: F401
+import notify_gateway.models  # noqa: F401
+import routing_engine.models  # noqa: F401
+import services.casework.models  # noqa: F401
+import shared.directory  # noqa: F401
+import shared.events  # noqa: F401
+import shared.security  # noqa: F401
+from shared.db import Base
+
+metadata = Base.metadata

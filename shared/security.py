@@ -1,0 +1,172 @@
+"""Credentials (staff tokens, external systems' API keys) and personal-data protection.
+
+Tokens and keys are random secrets shown once; only their SHA-256 is stored,
+so a database leak yields nothing usable, and each can be revoked. Personal
+data (ID numbers, phones) is stored encrypted with AES-GCM under a key derived
+from XINFANG_SECRET_KEY, beside a keyed hash (HMAC-SHA256) for look-ups.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.db import Base, UTCDateTime
+from shared.timeutil import utcnow
+
+ROLES = ("registrar", "handler", "supervisor", "admin", "leader")
+Role = Literal["registrar", "handler", "supervisor", "admin", "leader"]
+TOKEN_PREFIX = "xft_"
+APIKEY_PREFIX = "xfk_"
+
+
+class Credential(Base):
+    """A staff token or an external system's API key, by the hash of its secret."""
+
+    __tablename__ = "credential"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "token" | "apikey"
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    system: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff member of a unit in a role, or an external system."""
+
+    credential_id: int
+    kind: str
+    unit_id: str | None = None
+    role: str | None = None
+    system: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "apikey":
+            return f"system:{self.system}"
+        return f"staff:{self.unit_id}:{self.role}"
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(session: Session, *, unit_id: str, role: str) -> tuple[int, str]:
+    """A new staff bearer token; returns (id, token). The token is not stored."""
+    if role not in ROLES:
+        raise ValueError(f"角色须为 {', '.join(ROLES)} 之一")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = Credential(
+        kind="token",
+        secret_hash=_hash_secret(token),
+        unit_id=unit_id,
+        role=role,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id, token
+
+
+def create_api_key(session: Session, *, system: str) -> tuple[int, str]:
+    """A new API key for an external system; returns (id, key). The key is not stored."""
+    system = system.strip()
+    if not system:
+        raise ValueError("系统名称不能为空")
+    key = APIKEY_PREFIX + secrets.token_urlsafe(32)
+    row = Credential(
+        kind="apikey", secret_hash=_hash_secret(key), system=system, created_at=utcnow()
+    )
+    session.add(row)
+    session.flush()
+    return row.id, key
+
+
+def revoke(session: Session, credential_id: int) -> bool:
+    row = session.get(Credential, credential_id)
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return True
+
+
+def authenticate(session: Session, secret: str, kind: str) -> Principal | None:
+    """The principal behind a presented secret, or None if unknown or revoked."""
+    row = session.scalar(select(Credential).where(Credential.secret_hash == _hash_secret(secret)))
+    if row is None or row.revoked_at is not None or row.kind != kind:
+        return None
+    return Principal(row.id, row.kind, row.unit_id, row.role, row.system)
+
+
+# --- personal data -----------------------------------------------------------------
+
+
+class DataProtector:
+    """Encrypts personal data (AES-256-GCM) and hashes it for look-ups (HMAC-SHA256).
+
+    Ciphertexts carry a key id (`v1:`) so a later key can be added for rotation
+    while old rows stay readable.
+    """
+
+    def __init__(self, secret_key: bytes, key_id: str = "v1") -> None:
+        if not secret_key:
+            raise ValueError("empty secret key")
+        self.key_id = key_id
+        self._enc_key = hashlib.sha256(b"xinfang/enc/" + secret_key).digest()
+        self._mac_key = hashlib.sha256(b"xinfang/mac/" + secret_key).digest()
+
+    def encrypt(self, value: str) -> str:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._enc_key).encrypt(nonce, value.encode(), self.key_id.encode())
+        return f"{self.key_id}:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def decrypt(self, token: str) -> str:
+        key_id, _, body = token.partition(":")
+        if key_id != self.key_id:
+            raise ValueError(f"no key {key_id!r} to decrypt with")
+        raw = base64.urlsafe_b64decode(body)
+        return AESGCM(self._enc_key).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self._mac_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """13800138000 → 138****8000."""
+    if not phone:
+        return phone
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """110105194912310021 → 110105********0021."""
+    if not number:
+        return number
+    if len(number) < 10:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """张三 → 张*; 欧阳娜娜 → 欧***."""
+    if not name:
+        return name
+    return name[0] + "*" * (len(name) - 1)

@@ -1,0 +1,139 @@
+"""Shared fixtures: real databases (SQLite, PostgreSQL), a real NATS, the demo county.
+
+PostgreSQL and NATS tests are mandatory under CI=true: an unreachable service
+fails them there. Locally they skip, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FILE = ROOT / "shared" / "demo" / "qinghe_county.json"
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+NATS_URL = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail under CI, skip locally, when a service the test needs is down."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message}; under CI=true the {name} tests are mandatory")
+    pytest.skip(f"{message} (start it as the README says; mandatory under CI)")
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XINFANG_SECRET_KEY", TEST_SECRET)
+
+
+def _migrate(url: str) -> None:
+    from services.migrate import upgrade
+
+    upgrade(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database."""
+    url = f"sqlite:///{tmp_path / 'xinfang.sqlite3'}"
+    _migrate(url)
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"xinfang_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each database-backed test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def nats_url() -> str:
+    require_service("NATS", "127.0.0.1", 4222)
+    return NATS_URL
+
+
+@pytest.fixture
+def bus_prefix() -> str:
+    """A stream/subject prefix of this test's own, so tests never see each other's events."""
+    return f"xftest{uuid.uuid4().hex[:10]}"
+
+
+def load_demo(url: str) -> None:
+    from shared.db import make_engine, make_session_factory, transaction
+    from shared.directory import load_directory_file
+
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        load_directory_file(session, DEMO_FILE)
+    engine.dispose()
+
+
+def make_token(url: str, unit_id: str, role: str) -> str:
+    from shared.db import make_engine, make_session_factory, transaction
+    from shared.security import create_token
+
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        _, token = create_token(session, unit_id=unit_id, role=role)
+    engine.dispose()
+    return token
+
+
+def make_api_key(url: str, system: str) -> str:
+    from shared.db import make_engine, make_session_factory, transaction
+    from shared.security import create_api_key
+
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        _, key = create_api_key(session, system=system)
+    engine.dispose()
+    return key

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.app import build_app
+from shared.config import BusSettings, DatabaseSettings, SecuritySettings, Settings
+from tests.conftest import TEST_SECRET, load_demo, make_api_key, make_token
+
+
+@dataclass
+class Api:
+    client: TestClient
+    url: str
+    registrar: dict[str, str]
+
+    def auth(self, unit: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(self.url, unit, role)}"}
+
+
+def settings_for(url: str, bus_url: str = "embedded://", prefix: str = "xinfang") -> Settings:
+    return Settings(
+        db=DatabaseSettings(database_url=url),
+        bus=BusSettings(
+            event_bus_url=bus_url,
+            event_bus_prefix=prefix,
+            outbox_poll_seconds=0.02,
+            event_retry_base_seconds=0.05,
+            event_ack_wait_seconds=2,
+        ),
+        security=SecuritySettings(xinfang_secret_key=TEST_SECRET),
+    )
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    """The whole app in one process (embedded bus) on SQLite and on PostgreSQL."""
+    load_demo(db_url)
+    app = build_app(settings_for(db_url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        registrar = {
+            "Authorization": f"Bearer {make_token(db_url, 'qinghe.petition_bureau', 'registrar')}"
+        }
+        yield Api(client, db_url, registrar)
+
+
+@pytest.fixture
+def api_key(api: Api) -> dict[str, str]:
+    return {"X-Api-Key": make_api_key(api.url, "12345热线平台")}

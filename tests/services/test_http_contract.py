@@ -1,0 +1,118 @@
+"""The public contract's conventions: problem details, authentication, health."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import petition
+from tests.services.conftest import Api
+
+PROBLEM = "application/problem+json"
+
+
+def count_petitions(api: Api) -> int:
+    return len(api.client.get("/api/v1/petitions", headers=api.registrar).json())
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"petitioners": [{"name": "张三", "phone": "12345"}]}, "petitioners.0.phone", "手机号"),
+        (
+            {
+                "petitioners": [
+                    {"name": "张三", "phone": "13800138000", "id_number": "110105194912310021"}
+                ]
+            },
+            "petitioners.0.id_number",
+            "校验位",
+        ),
+        ({"division_code": "990101999999"}, "division_code", "区划"),
+        ({"division_code": "99"}, "division_code", "12 位"),
+        ({"category": "no.such"}, "category", "类别"),
+        ({"title": ""}, "title", "内容"),
+        ({"content": "字" * 10_001}, "content", "过长"),
+        ({"people_count": 0}, "people_count", "不能小于"),
+        ({"type": "gossip"}, "type", "可选"),
+        ({"petitioners": []}, "petitioners", "信访人"),
+        ({"anonymous": True, "petitioners": [], "type": "complaint"}, "anonymous", "检举控告"),
+        ({"unexpected": 1}, "unexpected", "不认识"),
+        ({"addressed_to": "nobody"}, "addressed_to", "不存在"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field_and_stores_nothing(
+    api: Api, changes: dict[str, object], field: str, words: str
+) -> None:
+    r = api.client.post("/api/v1/petitions", json=petition(**changes))
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    doc = r.json()
+    assert {"type", "title", "status", "detail", "errors"} <= set(doc)
+    fields = {e["field"]: e["message"] for e in doc["errors"]}
+    assert field in fields, doc
+    assert words in fields[field]
+    assert count_petitions(api) == 0
+
+
+def test_malformed_json_is_a_problem_not_a_crash(api: Api) -> None:
+    r = api.client.post(
+        "/api/v1/petitions", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["errors"][0]["message"]
+
+
+def test_unknown_paths_and_methods_are_problems(api: Api) -> None:
+    r = api.client.get("/api/v1/nowhere")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert "找不到" in r.json()["detail"]
+    r = api.client.delete("/api/v1/petitions")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_staff_endpoints_need_a_valid_token_in_the_right_role(api: Api) -> None:
+    url = "/api/v1/petitions"
+    assert api.client.get(url).status_code == 401
+    assert api.client.get(url).headers["www-authenticate"].startswith("Bearer")
+    assert api.client.get(url, headers={"Authorization": "Bearer xft_forged"}).status_code == 401
+    assert api.client.get(url, headers={"Authorization": "Basic abc"}).status_code == 401
+    handler = api.auth("qinghe.hrss", "handler")
+    assert api.client.get(url, headers=handler).status_code == 200
+    r = api.client.get("/api/v1/notices", params={"petition_id": "x"}, headers=handler)
+    assert r.status_code == 403
+    assert "handler" in r.json()["detail"]
+
+
+def test_a_revoked_token_stops_working(api: Api, tmp_path: object) -> None:
+    from shared.db import make_engine, make_session_factory, transaction
+    from shared.security import create_token, revoke
+
+    engine = make_engine(api.url)
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        token_id, token = create_token(session, unit_id="qinghe.hrss", role="handler")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/v1/petitions", headers=headers).status_code == 200
+    with transaction(factory) as session:
+        revoke(session, token_id)
+    engine.dispose()
+    assert api.client.get("/api/v1/petitions", headers=headers).status_code == 401
+
+
+def test_health_and_readiness(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "bus": "ok"}
+
+
+def test_openapi_documents_every_endpoint_with_chinese(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    assert "/api/v1/petitions" in spec["paths"]
+    post = spec["paths"]["/api/v1/petitions"]["post"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in post["summary"])
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    assert any(e["value"]["title"] == "工地拖欠农民工工资" for e in examples.values())
