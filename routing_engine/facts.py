@@ -101,10 +101,11 @@ def competent_unit(directory: Directory, division_code: str, function: str, leve
             return Resolved(unit, tuple(steps))
         steps.append(f"{div.name}没有承担该职能的单位")
         if div.level in ("village", "township"):
-            # Villages have no departments; the township government answers for them.
+            # Villages have no departments: the township government answers for
+            # village matters, including those placed only at the township.
             township = directory.division_at(div.code, "township")
             gov = directory.unit_with(township.code, "township_gov") if township else None
-            if gov is not None and div.level == "village":
+            if gov is not None:
                 steps.append(f"村级事项由{gov.name}负责")
                 return Resolved(gov, tuple(steps))
     return Resolved(None, tuple(steps))
@@ -120,21 +121,25 @@ def legal_organ(directory: Directory, division_code: str, channel: str) -> Resol
 
 def discipline_unit(directory: Directory, accused: UnitRow) -> Resolved:
     """The discipline inspection and supervision organ that manages the accused's unit:
-    village cadres → the township's; township and county departments → the county's;
-    county leaders (the county party committee and government) → the city's."""
+    village cadres → the township's; township officials → the county's; officials of a
+    county or city department → that level's; the leaders of a level (its party
+    committee and government) and its discipline organ itself → the level above.
+    Never the accused unit itself."""
     if accused.level == "village":
         managing_level = "township"
-    elif accused.level == "township" or accused.level == "county" and accused.kind != "party_gov":
+    elif accused.level == "township":
         managing_level = "county"
-    else:
+    elif accused.kind == "party_gov" or accused.function == "discipline":
         managing_level = LEVELS_UP.get(accused.level, accused.level)
-    target = directory.division_at(accused.division_code, managing_level)
-    if target is None:
-        return Resolved(None, (f"找不到{accused.name}的上级区划",))
-    unit = directory.unit_with(target.code, "discipline")
-    if unit is None:
-        return Resolved(None, (f"{target.name}没有纪检监察机关",))
-    return Resolved(unit, (f"{accused.name}的干部由{unit.name}管理",))
+    else:
+        managing_level = accused.level
+    for division in directory.ancestors(accused.division_code):
+        if level_rank(division.level) > level_rank(managing_level):
+            continue
+        unit = directory.unit_with(division.code, "discipline")
+        if unit is not None and unit.id != accused.id:
+            return Resolved(unit, (f"{accused.name}的干部由{unit.name}管理",))
+    return Resolved(None, (f"{accused.name}所在地区以上没有可以受理的纪检监察机关",))
 
 
 LEVELS_UP = {"village": "township", "township": "county", "county": "city", "city": "province"}

@@ -10,13 +10,14 @@ import base64
 import binascii
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from shared.directory import Directory
 from shared.errors import FieldError
+from shared.timeutil import CHINA
 
 CHANNELS = ("web", "miniprogram", "qr", "hotline", "mail", "visit")
 TYPES = {"suggestion": "建议意见", "report": "检举控告", "complaint": "申诉求决"}
@@ -25,6 +26,10 @@ MOBILE = re.compile(r"^1[3-9]\d{9}$")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 MAX_CONTENT_CHARS = 10_000
+
+
+def today_in_china() -> date:
+    return datetime.now(CHINA).date()
 
 
 def fold_text(value: Any) -> Any:
@@ -45,7 +50,8 @@ def id_number_problem(number: str) -> str | None:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return "身份证号中的出生日期不存在"
-    if int(number[6:10]) < 1900:
+    born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    if born.year < 1900 or born > today_in_china():
         return "身份证号中的出生日期不合理"
     total = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True))
     if ID_CHECK[total % 11] != number[17]:
@@ -214,6 +220,8 @@ def resolve_references(
         addressed = bureau.id
     resolved["addressed_to"] = addressed
     resolved["type"] = body.type or default_type(body.category)
+    if body.anonymous and resolved["type"] != "report":
+        problems.append(FieldError("anonymous", "只有检举控告（type=report）可以匿名提交"))
     return resolved, problems
 
 

@@ -62,9 +62,8 @@ class RoutingActions(BaseActions):
             fallback = self._use(self.facts.fallback)
             self.outcome.decision = "assign"
             self.outcome.lead_unit = fallback
-            self.outcome.because(
-                rule, f"{text}，但目录中没有该单位（{'；'.join(resolved.steps)}），转信访局人工分办"
-            )
+            why = f"（{'；'.join(resolved.steps)}）" if resolved.steps else ""
+            self.outcome.because(rule, f"{text}，但目录中没有该单位{why}，转信访局人工分办")
             return
         self.outcome.decision = decision
         self.outcome.lead_unit = unit_id

@@ -4,6 +4,7 @@ one is never noticed), so every ruleset is checked here, whole, when loaded."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -93,7 +94,13 @@ def _check_conditions(path: str, cond: Any, cat: dict[str, Any]) -> list[tuple[s
     if extra:
         return [(path, f"不认识的键 {sorted(extra)}")]
     options = [o if isinstance(o, str) else o.get("name") for o in var.get("options") or []]
-    return _check_value(f"{path}.value", input_type, cond.get("value"), options)
+    problems = _check_value(f"{path}.value", input_type, cond.get("value"), options)
+    if not problems and op == "matches_regex":
+        try:
+            re.compile(cond["value"])
+        except re.error as exc:
+            problems.append((f"{path}.value", f"不是合法的正则表达式：{exc}"))
+    return problems
 
 
 def _check_actions(
