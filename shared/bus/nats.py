@@ -60,6 +60,8 @@ class NatsTransport(Transport):
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._connected = asyncio.Event()
+        self.connect_grace_seconds = 5.0
 
     def subject(self, event_type: str) -> str:
         return f"{self.prefix}.events.{event_type}"
@@ -68,11 +70,18 @@ class NatsTransport(Transport):
         return f"{self.prefix}.dlq.{_UNSAFE.sub('_', consumer)}"
 
     async def _connect(self) -> JetStreamContext:
+        async def on_error(exc: Exception) -> None:
+            log.warning("NATS %s: %s", self.url, exc)
+
+        # Retries for as long as it takes, at start and after a disconnect: a
+        # process that starts before the broker serves, reports not ready, and
+        # begins consuming once the broker answers.
         self._nc = await nats.connect(
             self.url,
             connect_timeout=3,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            error_cb=on_error,
             name=f"xinfang-{self.prefix}",
         )
         js = self._nc.jetstream()
@@ -98,7 +107,33 @@ class NatsTransport(Transport):
     async def start(
         self, subscriptions: list[Subscription], deliver: Deliver, dead_letter: DeadLetterFn
     ) -> None:
-        js = await self._connect()
+        self._stopping = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._tasks.append(
+            asyncio.create_task(
+                self._connect_and_consume(subscriptions, deliver, dead_letter), name="nats:connect"
+            )
+        )
+        # Usually the broker answers at once; if it does not, serve anyway (readiness
+        # says not ready, the outbox keeps every event) and connect in the background.
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=self.connect_grace_seconds)
+        except TimeoutError:
+            log.warning("NATS at %s not reachable yet; continuing to connect", self.url)
+
+    async def _connect_and_consume(
+        self, subscriptions: list[Subscription], deliver: Deliver, dead_letter: DeadLetterFn
+    ) -> None:
+        while True:
+            try:
+                js = await self._connect()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("cannot set up JetStream on %s; retrying", self.url)
+                await self._close()
+                await asyncio.sleep(2)
         for sub in subscriptions:
             for event_type in sorted(sub.types):
                 name = durable_name(sub.consumer, event_type)
@@ -119,6 +154,8 @@ class NatsTransport(Transport):
                         self._pull_loop(psub, sub, deliver, dead_letter), name=f"nats:{name}"
                     )
                 )
+        self._connected.set()
+        log.info("connected to NATS JetStream at %s (stream %s)", self.url, self.stream)
 
     async def _pull_loop(
         self,
@@ -181,8 +218,8 @@ class NatsTransport(Transport):
         )
 
     async def publish(self, envelope: Envelope) -> None:
-        if self._js is None:
-            self._js = await self._connect()
+        if self._js is None or not self._connected.is_set():
+            raise ConnectionError(f"NATS at {self.url} is not connected yet")
         await self._js.publish(
             self.subject(envelope.type),
             json.dumps(envelope.to_json(), ensure_ascii=False).encode(),
@@ -197,11 +234,18 @@ class NatsTransport(Transport):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self._close()
+
+    async def _close(self) -> None:
+        # Not drain(): the pull loops are cancelled already, unacked messages are
+        # redelivered after ack_wait, and nats-py's drain can wait out its whole
+        # timeout on status messages its fetch leaves in the queue.
         if self._nc is not None:
             with contextlib.suppress(Exception):
-                await self._nc.drain()
-            self._nc = None
-            self._js = None
+                await self._nc.close()
+        self._nc = None
+        self._js = None
+        self._connected.clear()
 
     async def ready(self) -> bool:
-        return self._nc is not None and self._nc.is_connected
+        return self._connected.is_set() and self._nc is not None and self._nc.is_connected
