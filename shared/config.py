@@ -37,6 +37,8 @@ class BusSettings(_Base):
     event_retry_base_seconds: float = 1.0
     event_ack_wait_seconds: float = 30.0
     outbox_poll_seconds: float = 0.1
+    # How long a relay holds the rows it is publishing before another may take them.
+    outbox_lease_seconds: float = 10.0
 
 
 class ServerSettings(_Base):

@@ -157,6 +157,15 @@ def emit(
     return envelope
 
 
+def _handled(session: Session, consumer: str, event_id: str) -> bool:
+    found = session.scalar(
+        select(InboxEvent.id).where(
+            InboxEvent.consumer == consumer, InboxEvent.event_id == event_id
+        )
+    )
+    return found is not None
+
+
 # A handler acts on one event inside the transaction that also records it handled.
 Handler = Callable[[Session, Envelope], None]
 
@@ -171,12 +180,7 @@ def handle_once(
     """
     try:
         with transaction(factory) as session:
-            seen = session.scalar(
-                select(InboxEvent.id).where(
-                    InboxEvent.consumer == consumer, InboxEvent.event_id == envelope.id
-                )
-            )
-            if seen is not None:
+            if _handled(session, consumer, envelope.id):
                 return False
             session.add(
                 InboxEvent(
@@ -192,13 +196,8 @@ def handle_once(
     except IntegrityError:
         # Another replica handled the same event at the same moment; its work stands.
         with transaction(factory) as session:
-            seen = session.scalar(
-                select(InboxEvent.id).where(
-                    InboxEvent.consumer == consumer, InboxEvent.event_id == envelope.id
-                )
-            )
-        if seen is None:
-            raise
+            if not _handled(session, consumer, envelope.id):
+                raise
         return False
 
 

@@ -7,31 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-T = TypeVar("T")
+from shared.petition import EXAMPLE_BODY
 
-EXAMPLE: dict[str, Any] = {
-    "channel": "web",
-    "petitioners": [
-        {
-            "name": "张三",
-            "id_number": "11010519491231002X",
-            "phone": "13800138000",
-            "address": "清河县青石镇红星村三组",
-        }
-    ],
-    "anonymous": False,
-    "title": "工地拖欠农民工工资",
-    "content": "红星村安置房工地拖欠我们十二名工人三个月工资共计八万余元。",
-    "type": "complaint",
-    "category": "labor.wage_arrears",
-    "division_code": "990101100201",
-    "address": "清河县青石镇红星村安置房工地",
-    "people_count": 1,
-}
+T = TypeVar("T")
 
 
 def petition(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(EXAMPLE)
+    """The example body of the API, with some fields changed."""
+    body = copy.deepcopy(EXAMPLE_BODY)
     body.update(changes)
     return body
 

@@ -58,6 +58,7 @@ class Bus:
             max_attempts=settings.event_max_attempts,
             retry_base_seconds=settings.event_retry_base_seconds,
             poll_seconds=settings.outbox_poll_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
         )
         self.run_relay = run_relay
         self._stopping = asyncio.Event()
@@ -82,6 +83,10 @@ class Bus:
     async def start(self) -> None:
         self._stopping = asyncio.Event()
         await self.transport.start(self.subscriptions, self._deliver, self._dead_letter)
+        if self.transport.delivers_on_publish:
+            # Embedded, this process is the only relay: leases left by a crashed
+            # predecessor guard nothing and would only delay what it left undone.
+            await asyncio.to_thread(self.relay.release_leases)
         if self.run_relay:
             self._relay_task = asyncio.create_task(
                 self.relay.run_forever(self._stopping), name="outbox-relay"

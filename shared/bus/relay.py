@@ -41,7 +41,7 @@ class OutboxRelay:
         transport: Transport,
         *,
         batch_size: int = 100,
-        lease_seconds: float = 30.0,
+        lease_seconds: float = 10.0,
         max_attempts: int = 6,
         retry_base_seconds: float = 1.0,
         poll_seconds: float = 0.1,
@@ -71,6 +71,22 @@ class OutboxRelay:
             for row in rows:
                 row.available_at = now + self.lease
             return [Claimed(r.seq, Envelope.from_json(r.envelope), r.attempts) for r in rows]
+
+    def release_leases(self) -> int:
+        """Make every leased, unpublished row available now; returns how many."""
+        now = utcnow()
+        with transaction(self.factory) as session:
+            result = session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.published_at.is_(None),
+                    OutboxEvent.dead_at.is_(None),
+                    OutboxEvent.available_at > now,
+                    OutboxEvent.attempts == 0,
+                )
+                .values(available_at=now)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def _mark_published(self, seqs: list[int]) -> None:
         if not seqs:

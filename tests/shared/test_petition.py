@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -15,25 +14,14 @@ from shared.petition import (
     id_number_problem,
     resolve_references,
 )
+from tests.helpers import petition
 from tests.routing_engine.conftest import build_directory, demo_directory
 
-BODY: dict[str, Any] = {
-    "channel": "web",
-    "petitioners": [{"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"}],
-    "anonymous": False,
-    "title": "工地拖欠农民工工资",
-    "content": "红星村安置房工地拖欠我们十二名工人三个月工资。",
-    "type": "complaint",
-    "category": "labor.wage_arrears",
-    "division_code": "990101100201",
-    "people_count": 1,
-}
+BODY = petition()
 
 
 def body(**changes: Any) -> dict[str, Any]:
-    out = copy.deepcopy(BODY)
-    out.update(changes)
-    return out
+    return petition(**changes)
 
 
 def petitioner(**changes: Any) -> dict[str, Any]:
