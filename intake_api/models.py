@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, UTCDateTime
@@ -30,6 +30,11 @@ class Petition(Base):
     accused: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     prior: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     openid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the channel adds: a hotline's call id, a letter's postmark, a QR site…
+    channel_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The staff member or system that registered it, when not the petitioner.
+    registered_by: Mapped[str | None] = mapped_column(String(150), nullable=True)
+    repeat_of: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
     people: Mapped[list[PetitionPerson]] = relationship(
         back_populates="petition", order_by="PetitionPerson.position", cascade="all, delete-orphan"
@@ -49,6 +54,8 @@ class PetitionPerson(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     petition_id: Mapped[str] = mapped_column(ForeignKey("petition.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+    # "petitioner", or "representative" of a collective visit
+    role: Mapped[str] = mapped_column(String(20), default="petitioner")
     name: Mapped[str] = mapped_column(String(50))
     id_number_enc: Mapped[str | None] = mapped_column(String(200), nullable=True)
     id_number_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -72,3 +79,16 @@ class PetitionAttachment(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     petition: Mapped[Petition] = relationship(back_populates="attachments")
+
+
+class ExternalTicket(Base):
+    """A ticket pushed by another system: the same (system, reference) is one petition."""
+
+    __tablename__ = "external_ticket"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_system: Mapped[str] = mapped_column(String(100))
+    external_ref: Mapped[str] = mapped_column(String(100))
+    petition_id: Mapped[str] = mapped_column(ForeignKey("petition.id"))
+
+    __table_args__ = (UniqueConstraint("source_system", "external_ref"),)

@@ -1,43 +1,92 @@
-"""Use cases of the intake: take a petition in, store it whole, announce it."""
+"""Use cases of the intake: take a petition in from any channel, store it whole,
+announce it."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake_api.models import Petition, PetitionAttachment, PetitionPerson
+from intake_api.models import ExternalTicket, Petition, PetitionAttachment, PetitionPerson
 from intake_api.querycode import new_query_code
 from shared.directory import Directory
-from shared.errors import validation_problem
+from shared.errors import FieldError, validation_problem
 from shared.events import PETITION_RECEIVED, emit
-from shared.petition import PetitionBody, resolve_references
+from shared.petition import PetitionBody, PetitionerIn, resolve_references
 from shared.security import DataProtector, mask_id_number, mask_name, mask_phone
 from shared.timeutil import iso_china, utcnow
 
 SERVICE = "intake"
 
 
+@dataclass
+class ChannelIntake:
+    """What a channel contributes beyond the petition body."""
+
+    channel: str
+    received_at: datetime | None = None  # a letter's date of receipt; now otherwise
+    channel_data: dict[str, Any] = field(default_factory=dict)
+    registered_by: str | None = None
+    representatives: list[PetitionerIn] = field(default_factory=list)
+    # Another system's ticket: (source_system, external_ref) makes one petition.
+    external: tuple[str, str] | None = None
+    # Checks the channel adds, found before anything is stored.
+    problems: list[FieldError] = field(default_factory=list)
+    # Letters and visits registered by staff may come without a mobile number.
+    require_phone: bool = True
+
+
+def find_external(session: Session, source_system: str, external_ref: str) -> Petition | None:
+    ticket = session.scalar(
+        select(ExternalTicket).where(
+            ExternalTicket.source_system == source_system,
+            ExternalTicket.external_ref == external_ref,
+        )
+    )
+    return session.get(Petition, ticket.petition_id) if ticket else None
+
+
+def _person(
+    protector: DataProtector, position: int, role: str, person: PetitionerIn
+) -> PetitionPerson:
+    return PetitionPerson(
+        position=position,
+        role=role,
+        name=person.name,
+        id_number_enc=protector.encrypt(person.id_number) if person.id_number else None,
+        id_number_hash=protector.lookup_hash(person.id_number) if person.id_number else None,
+        phone_enc=protector.encrypt(person.phone) if person.phone else None,
+        phone_hash=protector.lookup_hash(person.phone) if person.phone else None,
+        address=person.address,
+    )
+
+
 def submit_petition(
     session: Session,
     *,
     body: PetitionBody,
+    intake: ChannelIntake,
     directory: Directory,
     protector: DataProtector,
 ) -> Petition:
     """Validate against the directory, store the petition and its `petition.received`
-    event in the caller's transaction. Raises a 422 problem naming every bad field."""
-    resolved, problems = resolve_references(body, directory)
+    event in the caller's transaction. Raises a 422 problem naming every bad field:
+    nothing is stored unless everything is right."""
+    resolved, problems = resolve_references(body, directory, require_phone=intake.require_phone)
+    problems = intake.problems + problems
     if problems:
         raise validation_problem(problems)
     assert body.division_code is not None and body.category is not None
     petition = Petition(
         id=str(uuid.uuid4()),
         query_code=new_query_code(),
-        channel=body.channel,
-        received_at=utcnow(),
+        channel=intake.channel,
+        received_at=intake.received_at or utcnow(),
         title=body.title,
         content=body.content,
         type=resolved["type"],
@@ -50,21 +99,14 @@ def submit_petition(
         accused=body.accused.model_dump() if body.accused else None,
         prior=body.prior.model_dump(mode="json") if body.prior else None,
         openid=body.openid,
+        channel_data=intake.channel_data,
+        registered_by=intake.registered_by,
     )
     for i, person in enumerate(body.petitioners):
-        petition.people.append(
-            PetitionPerson(
-                position=i,
-                name=person.name,
-                id_number_enc=protector.encrypt(person.id_number) if person.id_number else None,
-                id_number_hash=protector.lookup_hash(person.id_number)
-                if person.id_number
-                else None,
-                phone_enc=protector.encrypt(person.phone) if person.phone else None,
-                phone_hash=protector.lookup_hash(person.phone) if person.phone else None,
-                address=person.address,
-            )
-        )
+        petition.people.append(_person(protector, i, "petitioner", person))
+    offset = len(body.petitioners)
+    for i, person in enumerate(intake.representatives):
+        petition.people.append(_person(protector, offset + i, "representative", person))
     for i, att in enumerate(body.attachments):
         data = att.data()
         petition.attachments.append(
@@ -78,17 +120,35 @@ def submit_petition(
             )
         )
     session.add(petition)
+    if intake.external is not None:
+        session.add(
+            ExternalTicket(
+                source_system=intake.external[0],
+                external_ref=intake.external[1],
+                petition_id=petition.id,
+            )
+        )
     emit(
         session,
         type=PETITION_RECEIVED,
         service=SERVICE,
         subject=petition.id,
-        data=received_payload(petition, body),
+        data=received_payload(petition, body, intake),
     )
     return petition
 
 
-def received_payload(petition: Petition, body: PetitionBody) -> dict[str, Any]:
+def _masked(person: PetitionerIn) -> dict[str, Any]:
+    return {
+        "name": mask_name(person.name),
+        "phone": mask_phone(person.phone),
+        "id_number": mask_id_number(person.id_number),
+    }
+
+
+def received_payload(
+    petition: Petition, body: PetitionBody, intake: ChannelIntake
+) -> dict[str, Any]:
     """What other services learn of a new petition. Personal data only masked:
     the bus is not a place for ID numbers and phones."""
     return {
@@ -107,14 +167,12 @@ def received_payload(petition: Petition, body: PetitionBody) -> dict[str, Any]:
         "anonymous": petition.anonymous,
         "accused": petition.accused,
         "prior": petition.prior,
-        "petitioners": [
-            {
-                "name": mask_name(p.name),
-                "phone": mask_phone(p.phone),
-                "id_number": mask_id_number(p.id_number),
-            }
-            for p in body.petitioners
-        ],
+        "repeat_of": petition.repeat_of,
+        # Encrypted values stay in the intake; the bus carries only masked ones.
+        "channel_data": {k: v for k, v in intake.channel_data.items() if not k.endswith("_enc")},
+        "registered_by": intake.registered_by,
+        "petitioners": [_masked(p) for p in body.petitioners],
+        "representatives": [_masked(p) for p in intake.representatives],
         "attachments": [
             {"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
             for a in petition.attachments

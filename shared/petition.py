@@ -159,8 +159,9 @@ class PetitionBody(_Body):
         return v
 
 
-def body_problems(body: PetitionBody) -> list[tuple[str, str]]:
-    """Checks across fields, as `(field, message)`: who may petition anonymously."""
+def body_problems(body: PetitionBody, *, require_phone: bool = True) -> list[tuple[str, str]]:
+    """Checks across fields, as `(field, message)`: who may petition anonymously, and
+    that a petitioner who follows the case online has a phone to do it with."""
     problems: list[tuple[str, str]] = []
     if body.anonymous:
         if body.type not in (None, "report"):
@@ -169,7 +170,7 @@ def body_problems(body: PetitionBody) -> list[tuple[str, str]]:
             problems.append(("petitioners", "匿名检举不应填写信访人"))
     elif not body.petitioners:
         problems.append(("petitioners", "请填写信访人（匿名检举请将 anonymous 设为 true）"))
-    elif not any(p.phone for p in body.petitioners):
+    elif require_phone and not any(p.phone for p in body.petitioners):
         problems.append(("petitioners.0.phone", "请至少为一位信访人填写手机号，用于查询办理进度"))
     return problems
 
@@ -179,10 +180,10 @@ def default_type(category: str) -> str:
 
 
 def resolve_references(
-    body: PetitionBody, directory: Directory
+    body: PetitionBody, directory: Directory, *, require_phone: bool = True
 ) -> tuple[dict[str, str], list[FieldError]]:
     """Check every reference to the directory; returns the resolved values and the problems."""
-    problems = [FieldError(f, m) for f, m in body_problems(body)]
+    problems = [FieldError(f, m) for f, m in body_problems(body, require_phone=require_phone)]
     resolved: dict[str, str] = {}
     if body.division_code is None:
         problems.append(
