@@ -9,3 +9,7 @@ from intake_api.channels import hotline, mail, visit, web
 router = APIRouter()
 for channel in (web, hotline, mail, visit):
     router.include_router(channel.router)
+
+from intake_api import personal_data  # noqa: E402  (kept apart from the channels)
+
+router.include_router(personal_data.router)

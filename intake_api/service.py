@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake_api.models import ExternalTicket, Petition, PetitionAttachment, PetitionPerson
-from intake_api.querycode import new_query_code
 from shared.directory import Directory
 from shared.errors import FieldError, validation_problem
 from shared.events import PETITION_RECEIVED, emit
 from shared.petition import PetitionBody, PetitionerIn, resolve_references
+from shared.querycode import new_query_code
 from shared.security import DataProtector, mask_id_number, mask_name, mask_phone
 from shared.timeutil import iso_china, utcnow
 
@@ -120,6 +120,7 @@ def submit_petition(
             )
         )
     session.add(petition)
+    session.flush()  # the petition row first: the ticket refers to it
     if intake.external is not None:
         session.add(
             ExternalTicket(
@@ -172,6 +173,8 @@ def received_payload(
         "channel_data": {k: v for k, v in intake.channel_data.items() if not k.endswith("_enc")},
         "registered_by": intake.registered_by,
         "petitioners": [_masked(p) for p in body.petitioners],
+        # Keyed hashes let casework check a petitioner's phone without holding it.
+        "phone_hashes": [p.phone_hash for p in petition.people if p.phone_hash],
         "representatives": [_masked(p) for p in intake.representatives],
         "attachments": [
             {"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}

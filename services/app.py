@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 import deadline_scheduler.handlers
 import notify_gateway.handlers
 import routing_engine.handlers
-from deadline_scheduler.clock import OfficialCalendar
 from intake_api.router import router as intake_router
 from notify_gateway.router import router as notify_router
 from routing_engine.config import RoutingSettings
@@ -24,6 +23,7 @@ from routing_engine.service import load_ruleset
 from services.casework import handlers as casework_handlers
 from services.casework.router import router as casework_router
 from shared.bus import Bus, make_transport
+from shared.calendar import OfficialCalendar
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.directory import DirectoryCache
@@ -89,10 +89,12 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     app.state.runtime = runtime
     app.state.factory = factory
     app.state.directory = directory
+    app.state.calendar = OfficialCalendar()
     app.include_router(health_router(bus.ready))
 
-    if "intake" in services:
+    if "intake" in services or "casework" in services:
         app.state.protector = DataProtector(settings.security.secret_key())
+    if "intake" in services:
         app.include_router(intake_router)
     if "routing" in services:
         ruleset = load_ruleset(RoutingSettings().ruleset_file)
@@ -100,7 +102,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         routing_engine.handlers.register(bus, ruleset=ruleset, directory=directory)
         app.include_router(routing_router)
     if "scheduler" in services:
-        deadline_scheduler.handlers.register(bus, calendar=OfficialCalendar())
+        deadline_scheduler.handlers.register(bus, calendar=app.state.calendar)
     if "notify" in services:
         notify_gateway.handlers.register(bus)
         app.include_router(notify_router)

@@ -32,6 +32,8 @@ PETITION_RECEIVED = "cn.xinfang.petition.received"
 PETITION_ROUTED = "cn.xinfang.petition.routed"
 DEADLINE_OPENED = "cn.xinfang.deadline.opened"
 NOTICE_RECORDED = "cn.xinfang.notice.recorded"
+PETITION_EVALUATED = "cn.xinfang.petition.evaluated"
+REVIEW_REQUESTED = "cn.xinfang.petition.review_requested"
 
 
 @dataclass(frozen=True)

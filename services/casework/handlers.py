@@ -77,7 +77,8 @@ def on_petition_received(session: Session, event: Envelope) -> None:
     case = _case(session, data["petition_id"])
     case.query_code = data["query_code"]
     case.received_at = datetime.fromisoformat(data["received_at"])
-    case.record = {k: v for k, v in data.items() if k != "petition_id"}
+    case.record = {k: v for k, v in data.items() if k not in ("petition_id", "phone_hashes")}
+    case.phone_hashes = list(data.get("phone_hashes") or [])
     case.updated_at = utcnow()
     channel = CHANNEL_NAMES.get(data["channel"], data["channel"])
     _timeline(

@@ -25,6 +25,13 @@ class CaseView(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     lead_unit: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # Keyed hashes of the petitioners' phones: the petitioner proves who they are
+    # with query code + phone, and casework never holds the phone itself.
+    phone_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # When the handling unit replied (信访处理意见书) and when a review opinion was
+    # given: the petitioner's windows to rate and to ask for review run from these.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_opinion_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -55,3 +62,17 @@ class TimelineEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     summary: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PetitionerRequest(Base):
+    """What a petitioner asked through tracking: a rating, a review, a re-examination."""
+
+    __tablename__ = "petitioner_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # evaluation | review | re_examination
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("petition_id", "kind"),)

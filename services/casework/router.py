@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
-from services.casework.schemas import PetitionRead, PetitionSummary, TimelineItem
+from services.casework.schemas import (
+    Accepted,
+    EvaluationIn,
+    PetitionRead,
+    PetitionSummary,
+    ReviewRequestIn,
+    TimelineItem,
+    TrackView,
+)
 from services.casework.service import list_petitions, read_petition, read_timeline
+from services.casework.tracking import evaluate, find_case, request_review, track_view
 from shared.security import Principal
 from shared.web import SessionDep, require_staff
 
@@ -64,3 +73,63 @@ def get_worklist(
         limit=limit,
         offset=offset,
     )
+
+
+# --- the petitioner's side: query code + phone -----------------------------------
+
+QueryCode = Annotated[str, Path(min_length=4, max_length=20, description="查询码")]
+Phone = Annotated[str, Query(min_length=11, max_length=20, description="信访人手机号")]
+
+
+@router.get(
+    "/track/{query_code}", response_model=TrackView, summary="信访人凭查询码和手机号查询办理进度"
+)
+def track(request: Request, session: SessionDep, query_code: QueryCode, phone: Phone) -> TrackView:
+    case = find_case(session, request.app.state.protector, query_code, phone)
+    return track_view(session, case, request.app.state.directory.get(session))
+
+
+@router.post(
+    "/track/{query_code}/evaluation",
+    status_code=201,
+    response_model=Accepted,
+    summary="信访人评价答复（满意、基本满意、不满意），答复后方可评价",
+)
+def post_evaluation(
+    request: Request,
+    session: SessionDep,
+    query_code: QueryCode,
+    phone: Phone,
+    body: Annotated[
+        EvaluationIn,
+        Body(openapi_examples={"满意": {"value": {"rating": "satisfied", "comment": "处理及时"}}}),
+    ],
+) -> Accepted:
+    case = find_case(session, request.app.state.protector, query_code, phone)
+    evaluate(session, case=case, body=body)
+    session.commit()
+    return Accepted(status="accepted")
+
+
+@router.post(
+    "/track/{query_code}/review-request",
+    status_code=201,
+    response_model=Accepted,
+    summary="信访人请求复查（答复之日起 30 日内）或复核（复查意见之日起 30 日内）",
+)
+def post_review_request(
+    request: Request,
+    session: SessionDep,
+    query_code: QueryCode,
+    phone: Phone,
+    body: Annotated[
+        ReviewRequestIn,
+        Body(
+            openapi_examples={"请求复查": {"value": {"kind": "review", "reason": "对答复意见不服"}}}
+        ),
+    ],
+) -> Accepted:
+    case = find_case(session, request.app.state.protector, query_code, phone)
+    closes = request_review(session, case=case, body=body, calendar=request.app.state.calendar)
+    session.commit()
+    return Accepted(status="accepted", window_closes_at=closes)

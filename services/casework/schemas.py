@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -62,3 +62,59 @@ class TimelineItem(BaseModel):
     event_type: str = Field(examples=["cn.xinfang.petition.routed"])
     summary: str = Field(examples=["分办：交办，由清河县人力资源和社会保障局承办"])
     detail: dict[str, Any]
+
+
+class PublicDeadline(BaseModel):
+    step_name: str = Field(examples=["登记、转送、交办"])
+    due_at: datetime
+    state: str = Field(examples=["open"])
+
+
+class PublicEvent(BaseModel):
+    at: datetime
+    kind: str = Field(examples=["routed"])
+    summary: str = Field(examples=["分办：交办，由清河县人力资源和社会保障局承办"])
+
+
+class TrackView(BaseModel):
+    """What the petitioner sees: no internal notes, personal data masked."""
+
+    query_code: str = Field(examples=["K7QM-4TZP-9WXA"])
+    status: str = Field(examples=["routed"])
+    status_name: str = Field(examples=["已分办"])
+    title: str = Field(examples=["工地拖欠农民工工资"])
+    received_at: datetime | None
+    handling_unit: str | None = Field(examples=["清河县人力资源和社会保障局"])
+    petitioners: list[str | None] = Field(examples=[["张*"]])
+    deadlines: list[PublicDeadline]
+    timeline: list[PublicEvent]
+
+
+class EvaluationIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    RATING_NAMES: ClassVar[dict[str, str]] = {
+        "satisfied": "满意",
+        "basically_satisfied": "基本满意",
+        "dissatisfied": "不满意",
+    }
+
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"] = Field(
+        examples=["satisfied"]
+    )
+    comment: str | None = Field(default=None, max_length=1000, examples=["处理及时，工资已追回"])
+
+
+class ReviewRequestIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    kind: Literal["review", "re_examination"] = Field(
+        default="review", description="review 复查（向上一级）；re_examination 复核（再上一级）"
+    )
+    reason: str = Field(
+        min_length=1, max_length=2000, examples=["对答复意见不服，工资仍未足额发放"]
+    )
+
+
+class Accepted(BaseModel):
+    status: str = Field(examples=["accepted"])
+    window_closes_at: datetime | None = None
