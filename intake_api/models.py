@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, UTCDateTime
@@ -35,6 +35,9 @@ class Petition(Base):
     # The staff member or system that registered it, when not the petitioner.
     registered_by: Mapped[str | None] = mapped_column(String(150), nullable=True)
     repeat_of: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # Learned from petition.routed: who may fetch the attachments.
+    lead_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    assisting_units: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     people: Mapped[list[PetitionPerson]] = relationship(
         back_populates="petition", order_by="PetitionPerson.position", cascade="all, delete-orphan"
@@ -76,7 +79,8 @@ class PetitionAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # The bytes live in the attachment storage under this key (their SHA-256).
+    storage_key: Mapped[str] = mapped_column(String(64))
 
     petition: Mapped[Petition] = relationship(back_populates="attachments")
 

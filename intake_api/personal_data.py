@@ -4,8 +4,9 @@ written to the audit log. Everywhere else it is masked."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -80,3 +81,46 @@ def read_personal_data(
         ],
         caller_phone=protector.decrypt(caller) if caller else None,
     )
+
+
+# Roles that see every petition's material; handlers and leaders only their units'.
+ALL_SEEING = ("registrar", "supervisor", "admin")
+
+
+@router.get(
+    "/petitions/{petition_id}/attachments/{position}",
+    summary="下载信访材料附件（被检举单位不能获取检举材料）",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "附件原文件"}},
+)
+def download_attachment(
+    request: Request,
+    session: SessionDep,
+    who: Annotated[Principal, Depends(require_staff())],
+    petition_id: Annotated[str, Path(max_length=36)],
+    position: Annotated[int, Path(ge=0, le=100)],
+) -> Response:
+    petition = session.get(Petition, petition_id)
+    if petition is None or not may_fetch(petition, who):
+        raise not_found(f"信访事项 {petition_id} 的附件 {position} ")
+    attachment = next((a for a in petition.attachments if a.position == position), None)
+    if attachment is None:
+        raise not_found(f"信访事项 {petition_id} 的附件 {position} ")
+    data = request.app.state.storage.get(attachment.storage_key)
+    return Response(
+        content=data,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.name)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def may_fetch(petition: Petition, who: Principal) -> bool:
+    accused = (petition.accused or {}).get("unit_id")
+    if accused and who.unit_id == accused:
+        return False  # report material never reaches the reported (arts. 30, 46)
+    if who.role in ALL_SEEING:
+        return True
+    return who.unit_id in {petition.lead_unit, *(petition.assisting_units or [])}

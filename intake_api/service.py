@@ -3,7 +3,6 @@ announce it."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake_api.attachments import AttachmentLimits, attachment_problems, safe_name
 from intake_api.models import ExternalTicket, Petition, PetitionAttachment, PetitionPerson
 from shared.directory import Directory
 from shared.errors import FieldError, validation_problem
@@ -19,6 +19,7 @@ from shared.events import PETITION_RECEIVED, emit
 from shared.petition import PetitionBody, PetitionerIn, resolve_references
 from shared.querycode import new_query_code
 from shared.security import DataProtector, mask_id_number, mask_name, mask_phone
+from shared.storage import Storage
 from shared.timeutil import iso_china, utcnow
 
 SERVICE = "intake"
@@ -73,12 +74,14 @@ def submit_petition(
     intake: ChannelIntake,
     directory: Directory,
     protector: DataProtector,
+    storage: Storage,
+    limits: AttachmentLimits,
 ) -> Petition:
     """Validate against the directory, store the petition and its `petition.received`
     event in the caller's transaction. Raises a 422 problem naming every bad field:
     nothing is stored unless everything is right."""
     resolved, problems = resolve_references(body, directory, require_phone=intake.require_phone)
-    problems = intake.problems + problems
+    problems = intake.problems + problems + attachment_problems(body.attachments, limits)
     if problems:
         raise validation_problem(problems)
     assert body.division_code is not None and body.category is not None
@@ -109,14 +112,17 @@ def submit_petition(
         petition.people.append(_person(protector, offset + i, "representative", person))
     for i, att in enumerate(body.attachments):
         data = att.data()
+        # Blobs are written before the row that names them commits: a failed commit
+        # leaves an unreferenced blob, never a row without its bytes.
+        key = storage.put(data)
         petition.attachments.append(
             PetitionAttachment(
                 position=i,
-                name=att.name,
-                content_type=att.content_type,
+                name=safe_name(att.name),
+                content_type=att.content_type.lower(),
                 size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                data=data,
+                sha256=key,
+                storage_key=key,
             )
         )
     session.add(petition)

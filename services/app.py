@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 import deadline_scheduler.handlers
 import notify_gateway.handlers
 import routing_engine.handlers
+from intake_api import handlers as intake_handlers
+from intake_api.attachments import AttachmentLimits
 from intake_api.router import router as intake_router
 from notify_gateway.router import router as notify_router
 from routing_engine.config import RoutingSettings
@@ -29,6 +31,7 @@ from shared.db import make_engine, make_session_factory
 from shared.directory import DirectoryCache
 from shared.errors import install_problem_handlers
 from shared.security import DataProtector
+from shared.storage import LocalStorage
 from shared.web import health_router
 
 log = logging.getLogger("xinfang")
@@ -95,6 +98,9 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     if "intake" in services or "casework" in services:
         app.state.protector = DataProtector(settings.security.secret_key())
     if "intake" in services:
+        app.state.storage = LocalStorage(settings.var_dir / "attachments")
+        app.state.attachment_limits = AttachmentLimits()
+        intake_handlers.register(bus)
         app.include_router(intake_router)
     if "routing" in services:
         ruleset = load_ruleset(RoutingSettings().ruleset_file)

@@ -64,6 +64,8 @@ def submit(
         intake=intake,
         directory=state.directory.get(session),
         protector=state.protector,
+        storage=state.storage,
+        limits=state.attachment_limits,
     )
     session.commit()
     return receipt(petition)

@@ -22,7 +22,11 @@ def stored(api: Api, table: str = "petition") -> int:
 def record(api: Api, pid: str) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         r = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar)
-        return r.json() if r.status_code == 200 and r.json()["routing"] else None
+        return (
+            r.json()
+            if r.status_code == 200 and r.json()["routing"] and r.json()["deadlines"]
+            else None
+        )
 
     return wait_for(probe)
 
@@ -151,3 +155,89 @@ def test_full_personal_data_is_for_registrars_and_every_read_is_audited(
     assert all(
         "13800138000" not in str(row) and "11010519491231002X" not in str(row) for row in rows
     )
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.7\n" + b"0" * 64
+
+
+def attachment(data: bytes, content_type: str, name: str = "材料") -> dict[str, str]:
+    import base64
+
+    return {
+        "name": name,
+        "content_type": content_type,
+        "data_base64": base64.b64encode(data).decode(),
+    }
+
+
+def test_attachments_are_checked_by_their_bytes_and_stored(api: Api) -> None:
+    files = [attachment(PNG, "image/png", "../../etc/欠条.png"), attachment(PDF, "application/pdf")]
+    r = api.client.post("/api/v1/petitions", json=petition(attachments=files))
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    rec = record(api, pid)
+    assert [a["name"] for a in rec["attachments"]] == ["_.._etc_欠条.png", "材料"]
+    got = api.client.get(f"/api/v1/petitions/{pid}/attachments/0", headers=api.registrar)
+    assert got.status_code == 200
+    assert got.content == PNG
+    assert got.headers["content-type"] == "image/png"
+    # the handling unit may fetch them; another unit may not
+    assert (
+        api.client.get(
+            f"/api/v1/petitions/{pid}/attachments/1", headers=api.auth("qinghe.hrss", "handler")
+        ).content
+        == PDF
+    )
+    other = api.auth("qinghe.education", "handler")
+    assert (
+        api.client.get(f"/api/v1/petitions/{pid}/attachments/1", headers=other).status_code == 404
+    )
+
+
+def test_a_report_s_material_never_reaches_the_accused(api: Api) -> None:
+    body = petition(
+        type="report",
+        category="discipline.official",
+        accused={"name": "李四", "unit_id": "qinghe.qingshi.hongxing"},
+        attachments=[attachment(PDF, "application/pdf")],
+    )
+    pid = api.client.post("/api/v1/petitions", json=body).json()["id"]
+    record(api, pid)
+    accused = api.auth("qinghe.qingshi.hongxing", "admin")
+    assert (
+        api.client.get(f"/api/v1/petitions/{pid}/attachments/0", headers=accused).status_code == 404
+    )
+    discipline = api.auth("qinghe.qingshi.discipline", "handler")
+    assert (
+        api.client.get(f"/api/v1/petitions/{pid}/attachments/0", headers=discipline).status_code
+        == 200
+    )
+
+
+def test_bad_attachments_are_refused_and_nothing_is_stored(api: Api) -> None:
+    cases = [
+        (
+            [attachment(b"MZ\x90\x00 not allowed", "application/octet-stream")],
+            "attachments.0.data_base64",
+            "不支持",
+        ),
+        ([attachment(PDF, "image/jpeg", "伪装.jpg")], "attachments.0.content_type", "PDF"),
+        (
+            [attachment(PNG + b"\x00" * (600 * 1024), "image/png")],
+            "attachments.0.data_base64",
+            "KB",
+        ),
+        ([attachment(PDF + b"0" * (400 * 1024), "application/pdf")] * 2, "attachments", "合计"),
+        (
+            [{"name": "x.png", "content_type": "image/png", "data_base64": "…"}],
+            "attachments.0.data_base64",
+            "Base64",
+        ),
+    ]
+    for files, field, words in cases:
+        r = api.client.post("/api/v1/petitions", json=petition(attachments=files))
+        assert r.status_code == 422, (field, r.text)
+        fields = {e["field"]: e["message"] for e in r.json()["errors"]}
+        assert field in fields and words in fields[field], (field, fields)
+    assert stored(api) == 0
