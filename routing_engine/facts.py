@@ -54,6 +54,10 @@ class Facts:
     accused_unit: str
     accused_level: str
     has_accused: bool
+    # The earlier petition this one repeats, and where that one stands:
+    # "" (no repeat), "in_progress", or "finalized".
+    repeat_of: str = ""
+    repeat_state: str = ""
     competent: Resolved = field(default_factory=lambda: Resolved(None))
     legal_organ: Resolved = field(default_factory=lambda: Resolved(None))
     discipline: Resolved = field(default_factory=lambda: Resolved(None))
@@ -75,6 +79,8 @@ class Facts:
             "addressed_level": self.addressed_level,
             "accused_unit": self.accused_unit,
             "accused_level": self.accused_level,
+            "repeat_of": self.repeat_of,
+            "repeat_state": self.repeat_state,
             "competent_unit": self.competent.unit.id if self.competent.unit else None,
             "legal_organ": self.legal_organ.unit.id if self.legal_organ.unit else None,
             "discipline_unit": self.discipline.unit.id if self.discipline.unit else None,
@@ -151,8 +157,11 @@ def petition_bureau(directory: Directory, division_code: str) -> Resolved:
     return Resolved(unit, (f"由{unit.name}人工分办",) if unit else ())
 
 
-def compute_facts(petition: dict[str, Any], directory: Directory) -> Facts:
-    """Facts from a `petition.received` payload (or a simulated body) and the directory."""
+def compute_facts(
+    petition: dict[str, Any], directory: Directory, *, repeat_state: str = ""
+) -> Facts:
+    """Facts from a `petition.received` payload (or a simulated body) and the directory;
+    `repeat_state` is what the caller knows of the petition this one repeats."""
     category = directory.categories.get(petition.get("category") or "")
     division_code = petition.get("division_code") or ""
     division = directory.divisions.get(division_code)
@@ -179,6 +188,8 @@ def compute_facts(petition: dict[str, Any], directory: Directory) -> Facts:
         accused_unit=accused.id if accused else "",
         accused_level=accused.level if accused else "",
         has_accused=accused is not None,
+        repeat_of=str(petition.get("repeat_of") or ""),
+        repeat_state=repeat_state if petition.get("repeat_of") else "",
     )
     if division is not None:
         facts.competent = competent_unit(directory, division_code, function, level)

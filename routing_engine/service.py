@@ -23,6 +23,17 @@ def load_ruleset(path: Path) -> Ruleset:
     return Ruleset.from_doc(json.loads(path.read_text(encoding="utf-8")))
 
 
+def repeat_state(session: Session, earlier: str | None) -> str:
+    """Where the earlier petition of a repeat stands, as far as routing knows: routed
+    and not closed is in progress. (Closing — 三级终结 — comes with the casework steps.)"""
+    if not earlier:
+        return ""
+    decided = session.scalar(
+        select(RoutingDecision.id).where(RoutingDecision.petition_id == earlier).limit(1)
+    )
+    return "in_progress" if decided is not None else ""
+
+
 def simulate(*, petition: dict[str, Any], ruleset: Ruleset, directory: Directory) -> Decision:
     """The decision a petition would get now; stores nothing."""
     return decide(ruleset, compute_facts(petition, directory))
@@ -33,7 +44,9 @@ def route_received_petition(
 ) -> RoutingDecision:
     """Decide for a `petition.received` event; store the decision and `petition.routed`."""
     data = event.data
-    facts = compute_facts(data, directory)
+    facts = compute_facts(
+        data, directory, repeat_state=repeat_state(session, data.get("repeat_of"))
+    )
     decision = decide(ruleset, facts)
     routing = decision.routing()
     last_round = session.scalar(

@@ -16,7 +16,7 @@ FLAGS = ["collective", "urgent", "repeat", "whistleblower"]
 FLAG_REASONS = {
     "collective": "{n} 人共同信访，属集体访，须报领导关注",
     "urgent": "内容涉及紧急情况，须优先处理",
-    "repeat": "同一事项重复信访",
+    "repeat": "同一信访人就同一事项再次信访，已关联前案",
     "whistleblower": "检举控告，须保护检举人信息",
 }
 

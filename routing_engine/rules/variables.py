@@ -70,6 +70,14 @@ class PetitionVariables(BaseVariables):
     def has_accused(self) -> bool:
         return self.facts.has_accused
 
+    @boolean_rule_variable(label="同一信访人就同一事项重复信访")
+    def is_repeat(self) -> bool:
+        return bool(self.facts.repeat_of)
+
+    @select_rule_variable(label="前一件同一事项的状态", options=["", "in_progress", "finalized"])
+    def repeat_state(self) -> list[str]:
+        return [self.facts.repeat_state]
+
     @boolean_rule_variable(label="找到了有权处理的主管单位")
     def competent_unit_found(self) -> bool:
         return self.facts.competent.unit is not None

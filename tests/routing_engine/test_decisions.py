@@ -269,6 +269,7 @@ def test_the_trace_records_every_rule_tried_and_stops_at_the_deciding_one(route)
     assert decision.trace == [
         {"phase": "flag", "rule": "collective_visit", "fired": False},
         {"phase": "flag", "rule": "protect_whistleblower", "fired": False},
+        {"phase": "flag", "rule": "repeat_petition", "fired": False},
         {"phase": "decision", "rule": "report_to_discipline", "fired": False},
         {"phase": "decision", "rule": "legal_channel_first", "fired": False},
         {"phase": "decision", "rule": "competence_and_territory", "fired": True},
