@@ -116,3 +116,17 @@ def test_openapi_documents_every_endpoint_with_chinese(api: Api) -> None:
     assert any("\u4e00" <= ch <= "\u9fff" for ch in post["summary"])
     examples = post["requestBody"]["content"]["application/json"]["examples"]
     assert any(e["value"]["title"] == "工地拖欠农民工工资" for e in examples.values())
+
+
+def test_every_endpoint_has_a_chinese_summary_and_body_example(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    missing = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            where = f"{method.upper()} {path}"
+            if not any("\u4e00" <= ch <= "\u9fff" for ch in op.get("summary", "")):
+                missing.append(f"{where}: summary")
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None and not (body.get("examples") or body.get("example")):
+                missing.append(f"{where}: example")
+    assert not missing, missing
