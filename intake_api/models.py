@@ -35,6 +35,9 @@ class Petition(Base):
     # The staff member or system that registered it, when not the petitioner.
     registered_by: Mapped[str | None] = mapped_column(String(150), nullable=True)
     repeat_of: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # How missing fields were found (place from the address, category from the text)
+    # and why this petition repeats an earlier one.
+    normalization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Learned from petition.routed: who may fetch the attachments.
     lead_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
     assisting_units: Mapped[list[str]] = mapped_column(JSON, default=list)

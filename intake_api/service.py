@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake_api.attachments import AttachmentLimits, attachment_problems, safe_name
 from intake_api.models import ExternalTicket, Petition, PetitionAttachment, PetitionPerson
+from intake_api.normalize import infer_missing
+from intake_api.similarity import similarity
 from shared.directory import Directory
 from shared.errors import FieldError, validation_problem
 from shared.events import PETITION_RECEIVED, emit
@@ -76,12 +78,16 @@ def submit_petition(
     protector: DataProtector,
     storage: Storage,
     limits: AttachmentLimits,
+    repeats: RepeatPolicy,
 ) -> Petition:
     """Validate against the directory, store the petition and its `petition.received`
     event in the caller's transaction. Raises a 422 problem naming every bad field:
     nothing is stored unless everything is right."""
+    body, normalization, inferred = infer_missing(body, directory)
     resolved, problems = resolve_references(body, directory, require_phone=intake.require_phone)
-    problems = intake.problems + problems + attachment_problems(body.attachments, limits)
+    problems = once_per_field(
+        intake.problems + inferred + problems + attachment_problems(body.attachments, limits)
+    )
     if problems:
         raise validation_problem(problems)
     assert body.division_code is not None and body.category is not None
@@ -104,6 +110,7 @@ def submit_petition(
         openid=body.openid,
         channel_data=intake.channel_data,
         registered_by=intake.registered_by,
+        normalization=normalization,
     )
     for i, person in enumerate(body.petitioners):
         petition.people.append(_person(protector, i, "petitioner", person))
@@ -125,6 +132,13 @@ def submit_petition(
                 storage_key=key,
             )
         )
+    earlier = find_repeat(session, petition, repeats)
+    if earlier is not None:
+        petition.repeat_of = earlier.repeat_of or earlier.id
+        normalization["repeat_of"] = {
+            "petition_id": petition.repeat_of,
+            "explanation": f"同一信访人此前就同一类别、同一地方提出过相似的信访事项（{earlier.query_code}）",
+        }
     session.add(petition)
     session.flush()  # the petition row first: the ticket refers to it
     if intake.external is not None:
@@ -143,6 +157,48 @@ def submit_petition(
         data=received_payload(petition, body, intake),
     )
     return petition
+
+
+def once_per_field(problems: list[FieldError]) -> list[FieldError]:
+    """The first problem found for each field: a field is not told off twice."""
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        if problem["field"] not in seen:
+            seen.add(problem["field"])
+            out.append(problem)
+    return out
+
+
+@dataclass(frozen=True)
+class RepeatPolicy:
+    threshold: float
+    candidates: int
+
+
+def find_repeat(session: Session, petition: Petition, policy: RepeatPolicy) -> Petition | None:
+    """The most recent earlier petition by one of the same people (ID number or phone),
+    in the same category and place, whose text is alike."""
+    hashes = {h for p in petition.people for h in (p.phone_hash, p.id_number_hash) if h}
+    if not hashes:
+        return None
+    people = PetitionPerson
+    earlier = session.scalars(
+        select(Petition)
+        .join(people, people.petition_id == Petition.id)
+        .where(
+            Petition.category == petition.category,
+            Petition.division_code == petition.division_code,
+            or_(people.phone_hash.in_(hashes), people.id_number_hash.in_(hashes)),
+        )
+        .order_by(Petition.received_at.desc())
+        .limit(policy.candidates)
+    ).unique()
+    text = f"{petition.title}\n{petition.content}"
+    for candidate in earlier:
+        if similarity(text, f"{candidate.title}\n{candidate.content}") >= policy.threshold:
+            return candidate
+    return None
 
 
 def _masked(person: PetitionerIn) -> dict[str, Any]:
@@ -175,6 +231,7 @@ def received_payload(
         "accused": petition.accused,
         "prior": petition.prior,
         "repeat_of": petition.repeat_of,
+        "normalization": petition.normalization,
         # Encrypted values stay in the intake; the bus carries only masked ones.
         "channel_data": {k: v for k, v in intake.channel_data.items() if not k.endswith("_enc")},
         "registered_by": intake.registered_by,

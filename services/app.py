@@ -17,7 +17,9 @@ import notify_gateway.handlers
 import routing_engine.handlers
 from intake_api import handlers as intake_handlers
 from intake_api.attachments import AttachmentLimits
+from intake_api.config import IntakeSettings
 from intake_api.router import router as intake_router
+from intake_api.service import RepeatPolicy
 from notify_gateway.router import router as notify_router
 from routing_engine.config import RoutingSettings
 from routing_engine.router import router as routing_router
@@ -98,8 +100,15 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     if "intake" in services or "casework" in services:
         app.state.protector = DataProtector(settings.security.secret_key())
     if "intake" in services:
+        intake = IntakeSettings()
         app.state.storage = LocalStorage(settings.var_dir / "attachments")
-        app.state.attachment_limits = AttachmentLimits()
+        app.state.attachment_limits = AttachmentLimits(
+            max_file_bytes=intake.attachment_max_file_kib * 1024,
+            max_total_bytes=intake.attachment_max_total_kib * 1024,
+        )
+        app.state.repeat_policy = RepeatPolicy(
+            threshold=intake.repeat_similarity_threshold, candidates=intake.repeat_candidates
+        )
         intake_handlers.register(bus)
         app.include_router(intake_router)
     if "routing" in services:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import JSON, ForeignKey, Integer, String, select
@@ -76,6 +76,8 @@ class Category(Base):
     function: Mapped[str] = mapped_column(String(50))
     level: Mapped[str | None] = mapped_column(String(20), nullable=True)
     legal_channel: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    # Words that point a petition's text to this category (editable per county).
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class DirectoryVersion(Base):
@@ -122,6 +124,7 @@ class CategoryIn(_Strict):
     legal_channel: (
         Literal["litigation", "arbitration", "administrative_reconsideration", "police"] | None
     ) = None
+    keywords: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list)
 
 
 class DirectoryFile(_Strict):
@@ -309,6 +312,7 @@ class CategoryRow:
     function: str
     level: str | None
     legal_channel: str | None
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass
@@ -374,7 +378,9 @@ def load_snapshot(session: Session) -> Directory:
             for u in session.scalars(select(Unit))
         },
         categories={
-            c.code: CategoryRow(c.code, c.name, c.function, c.level, c.legal_channel)
+            c.code: CategoryRow(
+                c.code, c.name, c.function, c.level, c.legal_channel, tuple(c.keywords or ())
+            )
             for c in session.scalars(select(Category))
         },
     )

@@ -66,6 +66,7 @@ def submit(
         protector=state.protector,
         storage=state.storage,
         limits=state.attachment_limits,
+        repeats=state.repeat_policy,
     )
     session.commit()
     return receipt(petition)

@@ -40,6 +40,10 @@ class PetitionRead(BaseModel):
     accused: dict[str, Any] | None = None
     prior: dict[str, Any] | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
+    repeat_of: str | None = Field(default=None, description="同一信访人同一事项的前案")
+    normalization: dict[str, Any] = Field(
+        default_factory=dict, description="系统如何补全事发地、类别，以及为何判定为重复信访"
+    )
     routing: dict[str, Any] | None = Field(default=None, description="API.md 的 routing 对象")
     deadlines: list[DeadlineRead] = Field(default_factory=list)
 

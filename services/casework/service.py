@@ -99,6 +99,8 @@ def read_petition(
         accused=r.get("accused"),
         prior=r.get("prior"),
         attachments=r.get("attachments") or [],
+        repeat_of=r.get("repeat_of"),
+        normalization=r.get("normalization") or {},
         routing=case.routing,
         deadlines=_deadlines(session, petition_id),
     )
