@@ -26,7 +26,7 @@ NAMES = {ct: name for ct, name, _ in SIGNATURES}
 @dataclass(frozen=True)
 class AttachmentLimits:
     max_file_bytes: int = 512 * 1024
-    max_total_bytes: int = 768 * 1024  # a request is at most 1 MiB, Base64 included
+    max_total_bytes: int = 700 * 1024  # a request is at most 1 MiB, Base64 included
 
 
 def sniff(data: bytes) -> str | None:

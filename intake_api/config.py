@@ -15,4 +15,4 @@ class IntakeSettings(BaseSettings):
     # How many earlier petitions of the same person, category and place to compare.
     repeat_candidates: int = 20
     attachment_max_file_kib: int = 512
-    attachment_max_total_kib: int = 768
+    attachment_max_total_kib: int = 700

@@ -32,6 +32,9 @@ from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.directory import DirectoryCache
 from shared.errors import install_problem_handlers
+from shared.idempotency import Idempotency
+from shared.limits import BodySizeLimit
+from shared.ratelimit import RateLimit, Window
 from shared.security import DataProtector
 from shared.storage import LocalStorage
 from shared.web import health_router
@@ -91,6 +94,18 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     )
     app = FastAPI(title=title, version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    # Added last runs first: the size limit sees every byte before anyone buffers it.
+    app.add_middleware(Idempotency, factory=factory)
+    limits = settings.limits
+    app.add_middleware(
+        RateLimit,
+        per_ip=Window(limits.rate_ip_per_minute, 60),
+        per_phone=Window(limits.rate_phone_per_hour, 3600),
+        trusted_proxies=frozenset(
+            p.strip() for p in limits.trusted_proxies.split(",") if p.strip()
+        ),
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     app.state.runtime = runtime
     app.state.factory = factory
     app.state.directory = directory

@@ -11,6 +11,7 @@ import services.casework.models  # noqa: F401
 import shared.audit  # noqa: F401
 import shared.directory  # noqa: F401
 import shared.events  # noqa: F401
+import shared.idempotency  # noqa: F401
 import shared.security  # noqa: F401
 from shared.db import Base
 

@@ -66,6 +66,14 @@ class SecuritySettings(_Base):
         )
 
 
+class LimitSettings(_Base):
+    max_body_bytes: int = 1024 * 1024
+    rate_ip_per_minute: int = 30
+    rate_phone_per_hour: int = 10
+    # Peers whose X-Forwarded-For is believed (the reverse proxy), comma-separated.
+    trusted_proxies: str = ""
+
+
 class Settings(_Base):
     """Everything one process needs, grouped by concern."""
 
@@ -73,6 +81,7 @@ class Settings(_Base):
     bus: BusSettings = Field(default_factory=BusSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     var_dir: Path = Field(default=DEFAULT_VAR_DIR, alias="XINFANG_VAR_DIR")
 
 
@@ -82,4 +91,5 @@ def load_settings() -> Settings:
         bus=BusSettings(),
         server=ServerSettings(),
         security=SecuritySettings(),
+        limits=LimitSettings(),
     )

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.app import build_app
-from shared.config import BusSettings, DatabaseSettings, SecuritySettings, Settings
+from shared.config import BusSettings, DatabaseSettings, LimitSettings, SecuritySettings, Settings
 from tests.conftest import TEST_SECRET, load_demo, make_api_key, make_token
 
 
@@ -21,8 +21,14 @@ class Api:
         return {"Authorization": f"Bearer {make_token(self.url, unit, role)}"}
 
 
-def settings_for(url: str, bus_url: str = "embedded://", prefix: str = "xinfang") -> Settings:
+def settings_for(
+    url: str, bus_url: str = "embedded://", prefix: str = "xinfang", **limits: int
+) -> Settings:
+    """Settings for a test app; rate limits are lifted unless a test sets them."""
     return Settings(
+        limits=LimitSettings(
+            **{"rate_ip_per_minute": 100_000, "rate_phone_per_hour": 100_000, **limits}
+        ),
         db=DatabaseSettings(database_url=url),
         bus=BusSettings(
             event_bus_url=bus_url,

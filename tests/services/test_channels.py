@@ -228,7 +228,7 @@ def test_bad_attachments_are_refused_and_nothing_is_stored(api: Api) -> None:
             "attachments.0.data_base64",
             "KB",
         ),
-        ([attachment(PDF + b"0" * (400 * 1024), "application/pdf")] * 2, "attachments", "合计"),
+        ([attachment(PDF + b"0" * (360 * 1024), "application/pdf")] * 2, "attachments", "合计"),
         (
             [{"name": "x.png", "content_type": "image/png", "data_base64": "…"}],
             "attachments.0.data_base64",
