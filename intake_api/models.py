@@ -99,3 +99,23 @@ class ExternalTicket(Base):
     petition_id: Mapped[str] = mapped_column(ForeignKey("petition.id"))
 
     __table_args__ = (UniqueConstraint("source_system", "external_ref"),)
+
+
+class QrSite(Base):
+    """A place where a "scan to petition" code is posted: a building site, an estate,
+    a village. Its code's token names the site; revoking bumps the token version."""
+
+    __tablename__ = "qr_site"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    division_code: Mapped[str] = mapped_column(String(12))
+    unit_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(150))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -61,3 +62,60 @@ class Visit(PetitionBody):
         max_length=5,
         description="5 人以上的集体访须推选 1 至 5 名代表",
     )
+
+
+QR_KINDS = {"construction_site": "工地", "housing_estate": "小区", "village": "村", "other": "其他"}
+
+
+class QrSiteIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    name: Text = Field(min_length=1, max_length=100, examples=["红星村安置房工地"])
+    kind: Literal["construction_site", "housing_estate", "village", "other"] = Field(
+        examples=["construction_site"],
+        description="construction_site 工地、housing_estate 小区、village 村、other 其他",
+    )
+    division_code: Text = Field(pattern=r"^\d{12}$", examples=["990101100201"])
+    unit_id: Text = Field(
+        min_length=1, max_length=100, examples=["qinghe.qingshi.gov"], description="责任单位"
+    )
+    expires_in_days: int | None = Field(default=None, ge=0, le=3650, examples=[365])
+
+
+class QrSiteRead(BaseModel):
+    id: str
+    name: str
+    kind: str
+    division_code: str
+    unit_id: str
+    expires_at: datetime | None
+    revoked: bool
+    scans: int
+    submissions: int
+
+
+class QrSiteCreated(QrSiteRead):
+    token: str = Field(description="二维码中的签名令牌")
+    url: str = Field(examples=["http://127.0.0.1:8000/api/v1/qr/Zm9v.YmFy"])
+
+
+class QrLanding(BaseModel):
+    """What a scan opens: the site, and where to submit."""
+
+    site_name: str
+    site_kind: str
+    division_code: str
+    division_name: str
+    unit_name: str
+    submit_url: str
+
+
+class QrPetition(PetitionBody):
+    """The petition body without a place: the code's site supplies it."""
+
+    @field_validator("division_code", mode="before")
+    @classmethod
+    def _no_place(cls, v: object) -> None:
+        if v not in (None, ""):
+            raise ValueError("扫码信访的事发地由二维码所在地点确定，请勿填写区划代码")
+        return None

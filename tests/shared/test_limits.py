@@ -112,7 +112,9 @@ def test_the_same_idempotency_key_and_body_return_the_first_response(
     different = client.post("/api/v1/petitions", json=petition(title="另一件"), headers=headers)
     assert different.status_code == 409
     assert "内容不同" in different.json()["detail"]
-    bad = client.post("/api/v1/petitions", json=petition(), headers={"Idempotency-Key": "has space"})
+    bad = client.post(
+        "/api/v1/petitions", json=petition(), headers={"Idempotency-Key": "has space"}
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "Idempotency-Key"
     assert count(url) == 1
 
