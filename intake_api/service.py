@@ -132,7 +132,7 @@ def submit_petition(
                 storage_key=key,
             )
         )
-    earlier = find_repeat(session, petition, repeats)
+    earlier = find_repeat(session, petition, identity_hashes(protector, body.petitioners), repeats)
     if earlier is not None:
         petition.repeat_of = earlier.repeat_of or earlier.id
         normalization["repeat_of"] = {
@@ -176,10 +176,17 @@ class RepeatPolicy:
     candidates: int
 
 
-def find_repeat(session: Session, petition: Petition, policy: RepeatPolicy) -> Petition | None:
+def identity_hashes(protector: DataProtector, people: list[PetitionerIn]) -> set[str]:
+    """Every stored hash the people's phones and ID numbers may have, under any live key."""
+    values = {v for p in people for v in (p.phone, p.id_number) if v}
+    return {h for v in values for h in protector.lookup_hashes(v)}
+
+
+def find_repeat(
+    session: Session, petition: Petition, hashes: set[str], policy: RepeatPolicy
+) -> Petition | None:
     """The most recent earlier petition by one of the same people (ID number or phone),
     in the same category and place, whose text is alike."""
-    hashes = {h for p in petition.people for h in (p.phone_hash, p.id_number_hash) if h}
     if not hashes:
         return None
     people = PetitionPerson

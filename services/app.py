@@ -113,7 +113,9 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     app.include_router(health_router(bus.ready))
 
     if "intake" in services or "casework" in services:
-        app.state.protector = DataProtector(settings.security.secret_key())
+        app.state.protector = DataProtector(
+            settings.security.secret_key(), settings.security.previous_keys()
+        )
     if "intake" in services:
         intake = IntakeSettings()
         app.state.storage = LocalStorage(settings.var_dir / "attachments")

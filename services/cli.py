@@ -126,6 +126,19 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
+    from intake_api.rekey import reencrypt
+    from shared.db import transaction
+    from shared.security import DataProtector
+
+    sec = settings.security
+    protector = DataProtector(sec.secret_key(), sec.previous_keys())
+    with transaction(_factory(settings)) as session:
+        changed = reencrypt(session, protector)
+    print(f"re-encrypted {changed} petitions under key {protector.key_id}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -189,6 +202,13 @@ def parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke")
     kr.add_argument("id", type=int)
     kr.set_defaults(func=cmd_revoke, kind="apikey")
+    keys = sub.add_parser("keys", help="personal-data keys")
+    ksub2 = keys.add_subparsers(dest="action", required=True)
+    ksub2.add_parser(
+        "reencrypt",
+        help="after setting a new XINFANG_SECRET_KEY (old ones in XINFANG_PREVIOUS_SECRET_KEYS), "
+        "re-encrypt and re-hash stored personal data under the new key",
+    ).set_defaults(func=cmd_keys_reencrypt)
     return p
 
 

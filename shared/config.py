@@ -51,6 +51,13 @@ class SecuritySettings(_Base):
         default="", description="Signing and encryption key; `make run` generates one."
     )
     xinfang_secret_key_file: Path = DEFAULT_VAR_DIR / "secret.key"
+    # Earlier keys, comma-separated, still read after a rotation (`xinfang keys reencrypt`).
+    xinfang_previous_secret_keys: str = ""
+
+    def previous_keys(self) -> tuple[bytes, ...]:
+        return tuple(
+            k.strip().encode() for k in self.xinfang_previous_secret_keys.split(",") if k.strip()
+        )
 
     def secret_key(self) -> bytes:
         """The key from the environment, else from the key file; never empty."""

@@ -34,6 +34,7 @@ DEADLINE_OPENED = "cn.xinfang.deadline.opened"
 NOTICE_RECORDED = "cn.xinfang.notice.recorded"
 PETITION_EVALUATED = "cn.xinfang.petition.evaluated"
 REVIEW_REQUESTED = "cn.xinfang.petition.review_requested"
+IDENTITY_REKEYED = "cn.xinfang.petition.identity_rekeyed"
 
 
 @dataclass(frozen=True)

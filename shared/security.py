@@ -120,31 +120,53 @@ def authenticate(session: Session, secret: str, kind: str) -> Principal | None:
 class DataProtector:
     """Encrypts personal data (AES-256-GCM) and hashes it for look-ups (HMAC-SHA256).
 
-    Ciphertexts carry a key id (`v1:`) so a later key can be added for rotation
-    while old rows stay readable.
+    Keys rotate: the current key encrypts and hashes; earlier keys (given as
+    `previous`) still decrypt what they sealed and still find what they hashed.
+    Each ciphertext starts with the id of its key (a fingerprint, not the key).
     """
 
-    def __init__(self, secret_key: bytes, key_id: str = "v1") -> None:
+    def __init__(self, secret_key: bytes, previous: tuple[bytes, ...] = ()) -> None:
         if not secret_key:
             raise ValueError("empty secret key")
-        self.key_id = key_id
-        self._enc_key = hashlib.sha256(b"xinfang/enc/" + secret_key).digest()
-        self._mac_key = hashlib.sha256(b"xinfang/mac/" + secret_key).digest()
+        self._keys = [_DerivedKey(k) for k in (secret_key, *previous) if k]
+        self._current = self._keys[0]
+        self._by_id = {k.key_id: k for k in self._keys}
+        self.key_id = self._current.key_id
 
     def encrypt(self, value: str) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self._enc_key).encrypt(nonce, value.encode(), self.key_id.encode())
-        return f"{self.key_id}:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+        key = self._current
+        sealed = AESGCM(key.enc).encrypt(nonce, value.encode(), key.key_id.encode())
+        return f"{key.key_id}:" + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def decrypt(self, token: str) -> str:
         key_id, _, body = token.partition(":")
-        if key_id != self.key_id:
+        key = self._by_id.get(key_id)
+        if key is None:
             raise ValueError(f"no key {key_id!r} to decrypt with")
         raw = base64.urlsafe_b64decode(body)
-        return AESGCM(self._enc_key).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+        return AESGCM(key.enc).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+
+    def is_current(self, token: str) -> bool:
+        return token.startswith(f"{self.key_id}:")
 
     def lookup_hash(self, value: str) -> str:
-        return hmac.new(self._mac_key, value.encode(), hashlib.sha256).hexdigest()
+        """The hash to store, under the current key."""
+        return self._current.hash(value)
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """Every hash a stored row may carry for `value`, current key first."""
+        return [k.hash(value) for k in self._keys]
+
+
+class _DerivedKey:
+    def __init__(self, secret: bytes) -> None:
+        self.enc = hashlib.sha256(b"xinfang/enc/" + secret).digest()
+        self.mac = hashlib.sha256(b"xinfang/mac/" + secret).digest()
+        self.key_id = "k" + hashlib.sha256(b"xinfang/id/" + secret).hexdigest()[:8]
+
+    def hash(self, value: str) -> str:
+        return hmac.new(self.mac, value.encode(), hashlib.sha256).hexdigest()
 
 
 def mask_phone(phone: str | None) -> str | None:

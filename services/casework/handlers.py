@@ -12,6 +12,7 @@ from services.casework.models import CaseDeadline, CaseView, TimelineEntry
 from shared.bus import Bus
 from shared.events import (
     DEADLINE_OPENED,
+    IDENTITY_REKEYED,
     NOTICE_RECORDED,
     PETITION_RECEIVED,
     PETITION_ROUTED,
@@ -148,7 +149,14 @@ def on_notice_recorded(session: Session, event: Envelope) -> None:
     )
 
 
+def on_identity_rekeyed(session: Session, event: Envelope) -> None:
+    case = session.get(CaseView, event.data["petition_id"])
+    if case is not None:
+        case.phone_hashes = list(event.data.get("phone_hashes") or [])
+
+
 def register(bus: Bus) -> None:
+    bus.subscribe(f"{CONSUMER}.on_identity_rekeyed", [IDENTITY_REKEYED], on_identity_rekeyed)
     bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)
     bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)
     bus.subscribe(f"{CONSUMER}.on_deadline_opened", [DEADLINE_OPENED], on_deadline_opened)

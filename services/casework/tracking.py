@@ -45,8 +45,8 @@ def find_case(session: Session, protector: DataProtector, query_code: str, phone
     case = session.scalar(
         select(CaseView).where(CaseView.query_code == normalize_query_code(query_code))
     )
-    digest = protector.lookup_hash(normalize_phone(phone))
-    if case is None or digest not in (case.phone_hashes or []):
+    digests = protector.lookup_hashes(normalize_phone(phone))
+    if case is None or not set(digests) & set(case.phone_hashes or []):
         raise ProblemError(404, "查询码或手机号不正确")
     return case
 
