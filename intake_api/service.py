@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake_api.attachments import AttachmentLimits, attachment_problems, safe_name
+from intake_api.inference import infer_missing
 from intake_api.models import ExternalTicket, Petition, PetitionAttachment, PetitionPerson
-from intake_api.normalize import infer_missing
 from intake_api.similarity import similarity
 from shared.directory import Directory
 from shared.errors import FieldError, validation_problem

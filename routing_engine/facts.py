@@ -58,14 +58,27 @@ class Facts:
     # "" (no repeat), "in_progress", or "finalized".
     repeat_of: str = ""
     repeat_state: str = ""
+    repeat_lead_unit: str = ""
+    repeat_query_code: str = ""
+    query_code: str = ""
+    text: str = ""
+    # Is the unit the petitioner addressed above the competent one (依法逐级)?
+    addressed_above_competent: bool = False
+    # A lower level already gave a written opinion the petitioner is unhappy with.
+    has_prior_opinion: bool = False
+    prior_unit_name: str = ""
+    excluded_units: tuple[str, ...] = ()
     competent: Resolved = field(default_factory=lambda: Resolved(None))
     legal_organ: Resolved = field(default_factory=lambda: Resolved(None))
     discipline: Resolved = field(default_factory=lambda: Resolved(None))
     fallback: Resolved = field(default_factory=lambda: Resolved(None))
+    review: Resolved = field(default_factory=lambda: Resolved(None))
+    directory: Directory | None = field(default=None, repr=False, compare=False)
 
     def public(self) -> dict[str, Any]:
         """What the decision stores as 'the facts it read'."""
         return {
+            "query_code": self.query_code,
             "type": self.type,
             "category": self.category,
             "function": self.function,
@@ -81,13 +94,23 @@ class Facts:
             "accused_level": self.accused_level,
             "repeat_of": self.repeat_of,
             "repeat_state": self.repeat_state,
+            "addressed_above_competent": self.addressed_above_competent,
+            "has_prior_opinion": self.has_prior_opinion,
+            "excluded_units": list(self.excluded_units),
+            "review_unit": self.review.unit.id if self.review.unit else None,
             "competent_unit": self.competent.unit.id if self.competent.unit else None,
             "legal_organ": self.legal_organ.unit.id if self.legal_organ.unit else None,
             "discipline_unit": self.discipline.unit.id if self.discipline.unit else None,
         }
 
 
-def competent_unit(directory: Directory, division_code: str, function: str, level: str) -> Resolved:
+def competent_unit(
+    directory: Directory,
+    division_code: str,
+    function: str,
+    level: str,
+    exclude: tuple[str, ...] = (),
+) -> Resolved:
     """Whoever administers, where it happened, at the lowest level that can settle it.
 
     Starts in the ancestor of the place at the competence level (or the place
@@ -101,7 +124,12 @@ def competent_unit(directory: Directory, division_code: str, function: str, leve
     start = next((i for i, d in enumerate(chain) if level_rank(d.level) <= level_rank(level)), 0)
     steps: list[str] = []
     for div in chain[start:]:
-        unit = directory.unit_with(div.code, function)
+        unit = next(
+            (u for u in directory.units_with(div.code, function) if u.id not in exclude), None
+        )
+        if unit is None and directory.unit_with(div.code, function) is not None:
+            steps.append(f"{div.name}的主管单位已退回，不再交其办理")
+            continue
         if unit is not None:
             steps.append(f"{div.name}（{LEVEL_NAMES[div.level]}）由{unit.name}主管")
             return Resolved(unit, tuple(steps))
@@ -111,7 +139,7 @@ def competent_unit(directory: Directory, division_code: str, function: str, leve
             # village matters, including those placed only at the township.
             township = directory.division_at(div.code, "township")
             gov = directory.unit_with(township.code, "township_gov") if township else None
-            if gov is not None:
+            if gov is not None and gov.id not in exclude:
                 steps.append(f"村级事项由{gov.name}负责")
                 return Resolved(gov, tuple(steps))
     return Resolved(None, tuple(steps))
@@ -157,11 +185,31 @@ def petition_bureau(directory: Directory, division_code: str) -> Resolved:
     return Resolved(unit, (f"由{unit.name}人工分办",) if unit else ())
 
 
+@dataclass(frozen=True)
+class RoutingContext:
+    """What routing knows beyond the petition: the earlier case of a repeat, and the
+    units that returned this petition as not theirs."""
+
+    repeat_state: str = ""
+    repeat_lead_unit: str = ""
+    repeat_query_code: str = ""
+    excluded_units: tuple[str, ...] = ()
+
+
+def review_unit(directory: Directory, prior: UnitRow) -> Resolved:
+    """Review (复查) goes one level up from the unit that gave the opinion."""
+    parent = directory.units.get(prior.parent_id or "")
+    if parent is None:
+        return Resolved(None, (f"{prior.name}没有上级单位",))
+    return Resolved(parent, (f"对{prior.name}的书面处理意见不服，由上一级{parent.name}复查",))
+
+
 def compute_facts(
-    petition: dict[str, Any], directory: Directory, *, repeat_state: str = ""
+    petition: dict[str, Any], directory: Directory, context: RoutingContext | None = None
 ) -> Facts:
-    """Facts from a `petition.received` payload (or a simulated body) and the directory;
-    `repeat_state` is what the caller knows of the petition this one repeats."""
+    """Facts from a `petition.received` payload (or a simulated body) and the directory,
+    with what the caller knows beyond the petition (`context`)."""
+    context = context or RoutingContext()
     category = directory.categories.get(petition.get("category") or "")
     division_code = petition.get("division_code") or ""
     division = directory.divisions.get(division_code)
@@ -189,10 +237,27 @@ def compute_facts(
         accused_level=accused.level if accused else "",
         has_accused=accused is not None,
         repeat_of=str(petition.get("repeat_of") or ""),
-        repeat_state=repeat_state if petition.get("repeat_of") else "",
+        repeat_state=context.repeat_state if petition.get("repeat_of") else "",
+        repeat_lead_unit=context.repeat_lead_unit if petition.get("repeat_of") else "",
+        repeat_query_code=context.repeat_query_code if petition.get("repeat_of") else "",
+        query_code=str(petition.get("query_code") or ""),
+        text=f"{petition.get('title') or ''}\n{petition.get('content') or ''}",
+        excluded_units=context.excluded_units,
+        directory=directory,
     )
+    prior = petition.get("prior") or {}
+    prior_unit = directory.units.get(prior.get("unit_id") or "")
+    if prior_unit is not None and prior.get("opinion_on"):
+        facts.has_prior_opinion = True
+        facts.prior_unit_name = prior_unit.name
+        facts.review = review_unit(directory, prior_unit)
     if division is not None:
-        facts.competent = competent_unit(directory, division_code, function, level)
+        facts.competent = competent_unit(
+            directory, division_code, function, level, exclude=context.excluded_units
+        )
+        unit = facts.competent.unit
+        if unit is not None and addressed is not None:
+            facts.addressed_above_competent = level_rank(addressed.level) < level_rank(unit.level)
         facts.fallback = petition_bureau(directory, division_code)
         if facts.legal_channel:
             facts.legal_organ = legal_organ(directory, division_code, facts.legal_channel)

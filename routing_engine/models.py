@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -30,3 +30,48 @@ class RoutingDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("petition_id", "round"),)
+
+
+class RulesetVersion(Base):
+    """A routing ruleset as saved: validated on save; its golden cases must pass before
+    it may go live; one active version per jurisdiction (a county's division code)."""
+
+    __tablename__ = "ruleset_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    jurisdiction: Mapped[str] = mapped_column(String(12))
+    version: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(12))
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # validated → tested (golden cases pass) → active → retired
+    state: Mapped[str] = mapped_column(String(20))
+    golden_report: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(150))
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("jurisdiction", "version", "digest"),
+        # The database, not code, keeps one active version per jurisdiction.
+        Index(
+            "uq_ruleset_version_active",
+            "jurisdiction",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+    )
+
+
+class RulesetAudit(Base):
+    """Who saved, tested, activated or rolled back which version, and when."""
+
+    __tablename__ = "ruleset_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ruleset_id: Mapped[int] = mapped_column(Integer, index=True)
+    jurisdiction: Mapped[str] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from sqlalchemy import select
 
-from routing_engine.rules.catalogue import catalogue
+from routing_engine import versions
+from routing_engine.config import DEFAULT_RULESET
+from routing_engine.models import RulesetVersion
+from routing_engine.rules.catalogue import RulesetError, catalogue
 from routing_engine.schemas import Routing
 from routing_engine.service import simulate
-from shared.errors import validation_problem
+from shared.errors import FieldError, ProblemError, validation_problem
 from shared.petition import EXAMPLE_BODY, PetitionBody, resolve_references
 from shared.security import Principal
+from shared.timeutil import to_china
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1/routing", tags=["分办规则"])
+DEFAULT_EXAMPLE: dict[str, Any] = json.loads(DEFAULT_RULESET.read_text(encoding="utf-8"))
 Staff = Annotated[Principal, Depends(require_staff())]
 
 
@@ -34,7 +41,9 @@ def simulate_routing(
     if problems:
         raise validation_problem(problems)
     petition = {**body.model_dump(mode="json"), **resolved}
-    decision = simulate(petition=petition, ruleset=request.app.state.ruleset, directory=directory)
+    decision = simulate(
+        session, petition=petition, default=request.app.state.ruleset, directory=directory
+    )
     return decision.routing()
 
 
@@ -43,3 +52,139 @@ def simulate_routing(
 )
 def rule_catalog(_: Staff) -> dict[str, Any]:
     return catalogue()
+
+
+# --- ruleset versions ------------------------------------------------------------
+
+Admin = Annotated[Principal, Depends(require_staff("admin"))]
+Reader = Annotated[Principal, Depends(require_staff("admin", "supervisor", "registrar"))]
+RulesetId = Annotated[int, Path(ge=1, le=2_000_000_000, description="规则集版本编号")]
+
+
+def _out(row: RulesetVersion) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "jurisdiction": row.jurisdiction,
+        "version": row.version,
+        "label": f"{row.version}@{row.digest}",
+        "state": row.state,
+        "created_at": to_china(row.created_at),
+        "created_by": row.created_by,
+        "activated_at": to_china(row.activated_at) if row.activated_at else None,
+        "golden_report": row.golden_report,
+    }
+
+
+@router.post(
+    "/rulesets",
+    status_code=201,
+    summary="保存规则集新版本（保存时即按规则目录整体校验，错误逐条给出路径）",
+)
+def save_ruleset(
+    request: Request,
+    session: SessionDep,
+    who: Admin,
+    doc: Annotated[
+        dict[str, Any], Body(openapi_examples={"默认规则集": {"value": DEFAULT_EXAMPLE}})
+    ],
+    jurisdiction: Annotated[
+        str, Query(pattern=r"^\d{12}$", description="辖区（县级区划代码）")
+    ] = "990101000000",
+) -> dict[str, Any]:
+    directory = request.app.state.directory.get(session)
+    if jurisdiction not in directory.divisions:
+        raise validation_problem([FieldError("jurisdiction", f"区划 {jurisdiction} 不在目录中")])
+    try:
+        row = versions.save(session, doc=doc, jurisdiction=jurisdiction, actor=who.label)
+    except RulesetError as exc:
+        raise validation_problem(
+            [FieldError(path, message) for path, message in exc.problems]
+        ) from exc
+    session.commit()
+    return _out(row)
+
+
+@router.get("/rulesets", summary="规则集版本列表")
+def list_rulesets(
+    session: SessionDep,
+    _: Reader,
+    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(RulesetVersion)
+        .where(RulesetVersion.jurisdiction == jurisdiction)
+        .order_by(RulesetVersion.id)
+    )
+    return [_out(r) for r in rows]
+
+
+@router.get("/rulesets/{ruleset_id}", summary="规则集版本详情（含规则与黄金用例结果）")
+def get_ruleset(session: SessionDep, _: Reader, ruleset_id: RulesetId) -> dict[str, Any]:
+    row = versions.get(session, ruleset_id)
+    return {**_out(row), "doc": row.doc}
+
+
+@router.post("/rulesets/{ruleset_id}/test", summary="运行该版本的黄金用例")
+def test_ruleset(
+    request: Request, session: SessionDep, who: Admin, ruleset_id: RulesetId
+) -> dict[str, Any]:
+    row = versions.get(session, ruleset_id)
+    passed = versions.test(
+        session, row=row, directory=request.app.state.directory.get(session), actor=who.label
+    )
+    session.commit()
+    return {**_out(row), "passed": passed}
+
+
+@router.post(
+    "/rulesets/{ruleset_id}/activate",
+    summary="启用该版本（黄金用例须全部通过；原启用版本自动停用）",
+)
+def activate_ruleset(
+    request: Request, session: SessionDep, who: Admin, ruleset_id: RulesetId
+) -> dict[str, Any]:
+    row = versions.get(session, ruleset_id)
+    try:
+        versions.activate(
+            session, row=row, directory=request.app.state.directory.get(session), actor=who.label
+        )
+    except ProblemError:
+        session.commit()  # the failed test run is on record
+        raise
+    session.commit()
+    return _out(row)
+
+
+@router.post("/rulesets/rollback", summary="回退到上一个启用过的版本")
+def rollback_ruleset(
+    request: Request,
+    session: SessionDep,
+    who: Admin,
+    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+) -> dict[str, Any]:
+    row = versions.rollback(
+        session,
+        jurisdiction=jurisdiction,
+        directory=request.app.state.directory.get(session),
+        actor=who.label,
+    )
+    session.commit()
+    return _out(row)
+
+
+@router.get("/rulesets-audit", summary="规则集的保存、测试、启用、回退记录（谁、何时）")
+def ruleset_audit(
+    session: SessionDep,
+    _: Reader,
+    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "ruleset_id": a.ruleset_id,
+            "action": a.action,
+            "actor": a.actor,
+            "at": to_china(a.at),
+            "detail": a.detail,
+        }
+        for a in versions.audit_trail(session, jurisdiction)
+    ]

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing_engine.facts import compute_facts
+from routing_engine.facts import RoutingContext, compute_facts
 from routing_engine.models import RoutingDecision
 from routing_engine.rules.engine import Decision, Ruleset, decide
+from routing_engine.versions import ruleset_for
 from shared.directory import Directory
 from shared.events import PETITION_ROUTED, Envelope, emit
 from shared.timeutil import utcnow
@@ -23,20 +24,40 @@ def load_ruleset(path: Path) -> Ruleset:
     return Ruleset.from_doc(json.loads(path.read_text(encoding="utf-8")))
 
 
-def repeat_state(session: Session, earlier: str | None) -> str:
-    """Where the earlier petition of a repeat stands, as far as routing knows: routed
-    and not closed is in progress. (Closing — 三级终结 — comes with the casework steps.)"""
-    if not earlier:
-        return ""
-    decided = session.scalar(
-        select(RoutingDecision.id).where(RoutingDecision.petition_id == earlier).limit(1)
+def routing_context(session: Session, petition: dict[str, Any]) -> RoutingContext:
+    """What routing knows beyond the petition: where the earlier case of a repeat stands
+    (routed and not closed is in progress; closing — 三级终结 — comes with the casework
+    steps) and which units returned this petition."""
+    earlier = petition.get("repeat_of")
+    decision = (
+        session.scalars(
+            select(RoutingDecision)
+            .where(RoutingDecision.petition_id == earlier)
+            .order_by(RoutingDecision.round.desc())
+            .limit(1)
+        ).first()
+        if earlier
+        else None
     )
-    return "in_progress" if decided is not None else ""
+    return RoutingContext(
+        repeat_state="in_progress" if decision is not None else "",
+        repeat_lead_unit=(decision.lead_unit or "") if decision is not None else "",
+        repeat_query_code=str(decision.facts.get("query_code") or "") if decision else "",
+    )
 
 
-def simulate(*, petition: dict[str, Any], ruleset: Ruleset, directory: Directory) -> Decision:
-    """The decision a petition would get now; stores nothing."""
-    return decide(ruleset, compute_facts(petition, directory))
+def simulate(
+    session: Session, *, petition: dict[str, Any], default: Ruleset, directory: Directory
+) -> Decision:
+    """The decision a petition would get now (the active ruleset, what routing knows of
+    an earlier case); stores nothing."""
+    ruleset = ruleset_for(
+        session,
+        directory=directory,
+        division_code=petition.get("division_code") or "",
+        default=default,
+    )
+    return decide(ruleset, compute_facts(petition, directory, routing_context(session, petition)))
 
 
 def route_received_petition(
@@ -44,9 +65,10 @@ def route_received_petition(
 ) -> RoutingDecision:
     """Decide for a `petition.received` event; store the decision and `petition.routed`."""
     data = event.data
-    facts = compute_facts(
-        data, directory, repeat_state=repeat_state(session, data.get("repeat_of"))
+    ruleset = ruleset_for(
+        session, directory=directory, division_code=data.get("division_code") or "", default=ruleset
     )
+    facts = compute_facts(data, directory, routing_context(session, data))
     decision = decide(ruleset, facts)
     routing = decision.routing()
     last_round = session.scalar(

@@ -139,6 +139,103 @@ def cmd_keys_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_rules(path: Path) -> tuple[object | None, list[str]]:
+    """(the ruleset, []) or (None, the faults with their paths)."""
+    from routing_engine.rules.catalogue import RulesetError
+    from routing_engine.rules.engine import Ruleset
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, [f"{path}: 无法读取或不是合法的 JSON（{exc}）"]
+    try:
+        return Ruleset.from_doc(doc), []
+    except RulesetError as exc:
+        return None, [f"{where}: {message}" for where, message in exc.problems]
+
+
+def cmd_rules_validate(settings: Settings, args: argparse.Namespace) -> int:
+    ruleset, faults = _load_rules(Path(args.file))
+    if faults:
+        print("规则集有误：", file=sys.stderr)
+        print("\n".join(faults), file=sys.stderr)
+        return 1
+    print(f"valid: {ruleset.label}")  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
+    from routing_engine.rules.golden import run_golden
+    from shared.directory import Directory, parse_directory_file, snapshot_of
+
+    ruleset, faults = _load_rules(Path(args.file))
+    if faults:
+        print("\n".join(faults), file=sys.stderr)
+        return 1
+    directory: Directory = snapshot_of(
+        parse_directory_file(Path(args.directory).read_text(encoding="utf-8"))
+    )
+    results = run_golden(ruleset, directory)  # type: ignore[arg-type]
+    for result in results:
+        print(("PASS " if result.passed else "FAIL ") + result.name)
+        for problem in result.problems:
+            print(f"     {problem}")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
+def cmd_rules_publish(settings: Settings, args: argparse.Namespace) -> int:
+    """Save a ruleset version, run its golden cases, and (with --activate) make it live."""
+    from routing_engine import versions
+    from routing_engine.rules.catalogue import RulesetError
+    from shared.db import transaction
+    from shared.directory import load_snapshot
+    from shared.errors import ProblemError
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        with transaction(_factory(settings)) as session:
+            row = versions.save(session, doc=doc, jurisdiction=args.jurisdiction, actor="cli")
+            directory = load_snapshot(session)
+            if args.activate:
+                versions.activate(session, row=row, directory=directory, actor="cli")
+            else:
+                versions.test(session, row=row, directory=directory, actor="cli")
+            print(f"ruleset {row.id} {row.version}@{row.digest}: {row.state}")
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, RulesetError):
+            print("\n".join(f"{p}: {m}" for p, m in exc.problems), file=sys.stderr)
+        else:
+            print(f"无法读取规则集：{exc}", file=sys.stderr)
+        return 1
+    except ProblemError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_rules_rollback(settings: Settings, args: argparse.Namespace) -> int:
+    from routing_engine import versions
+    from shared.db import transaction
+    from shared.directory import load_snapshot
+    from shared.errors import ProblemError
+
+    try:
+        with transaction(_factory(settings)) as session:
+            row = versions.rollback(
+                session,
+                jurisdiction=args.jurisdiction,
+                directory=load_snapshot(session),
+                actor="cli",
+            )
+            print(f"active again: ruleset {row.id} {row.version}@{row.digest}")
+    except ProblemError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -202,6 +299,29 @@ def parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke")
     kr.add_argument("id", type=int)
     kr.set_defaults(func=cmd_revoke, kind="apikey")
+    rules = sub.add_parser("rules", help="routing rulesets, offline")
+    rsub = rules.add_subparsers(dest="action", required=True)
+    rv = rsub.add_parser("validate", help="check a ruleset against the catalogue")
+    rv.add_argument("file")
+    rv.set_defaults(func=cmd_rules_validate)
+    rt = rsub.add_parser("test", help="run a ruleset's golden cases")
+    rt.add_argument("file")
+    rt.add_argument(
+        "--directory", default=str(DEMO_FILE), help="directory file (default: the demo county)"
+    )
+    rt.set_defaults(func=cmd_rules_test)
+
+    rp = rsub.add_parser(
+        "publish", help="save a ruleset version in the database, test it, optionally activate"
+    )
+    rp.add_argument("file")
+    rp.add_argument("--jurisdiction", default="990101000000", help="county division code")
+    rp.add_argument("--activate", action="store_true")
+    rp.set_defaults(func=cmd_rules_publish)
+    rr = rsub.add_parser("rollback", help="re-activate the previously active version")
+    rr.add_argument("--jurisdiction", default="990101000000")
+    rr.set_defaults(func=cmd_rules_rollback)
+
     keys = sub.add_parser("keys", help="personal-data keys")
     ksub2 = keys.add_subparsers(dest="action", required=True)
     ksub2.add_parser(

@@ -356,6 +356,26 @@ class Directory:
         return "".join(d.name for d in reversed(self.ancestors(code)))
 
 
+def snapshot_of(d: DirectoryFile, version: int = 0) -> Directory:
+    """A snapshot straight from a parsed file, without a database (offline tools, tests)."""
+    return Directory(
+        version=version,
+        divisions={x.code: DivisionRow(x.code, x.name, x.level, x.parent) for x in d.divisions},
+        units={
+            u.id: UnitRow(
+                u.id, u.name, u.kind, u.level, u.division, u.parent, u.function, u.contact
+            )
+            for u in d.units
+        },
+        categories={
+            c.code: CategoryRow(
+                c.code, c.name, c.function, c.level, c.legal_channel, tuple(c.keywords)
+            )
+            for c in d.categories
+        },
+    )
+
+
 def load_snapshot(session: Session) -> Directory:
     meta = session.get(DirectoryVersion, 1)
     return Directory(

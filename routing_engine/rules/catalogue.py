@@ -17,10 +17,21 @@ from business_rules.fields import (
     FIELD_TEXT,
 )
 
-from routing_engine.rules.actions import FLAGS, RoutingActions
+from routing_engine.rules.actions import (
+    DECLINE_REASONS,
+    EMERGENCY_SERVICES,
+    FLAGS,
+    RoutingActions,
+)
 from routing_engine.rules.variables import PetitionVariables
 
 PHASES = ("flag_rules", "decision_rules")
+# The allowed values of actions' select parameters.
+SELECT_OPTIONS: dict[str, list[str]] = {
+    "flag": FLAGS,
+    "reason": DECLINE_REASONS,
+    "service": list(EMERGENCY_SERVICES),
+}
 
 
 @cache
@@ -131,7 +142,7 @@ def _check_actions(
             out.append((f"{here}.params.{extra}", "未知参数"))
         for pname, value in params.items():
             if pname in spec:
-                options = FLAGS if pname == "flag" else []
+                options = SELECT_OPTIONS.get(pname, [])
                 out += _check_value(
                     f"{here}.params.{pname}", spec[pname]["fieldType"], value, options
                 )
@@ -170,7 +181,9 @@ def validate_ruleset(doc: Any) -> list[tuple[str, str]]:
             problems += _check_actions(f"{here}.actions", rid, rule.get("actions"), cat)
     if not doc.get("decision_rules"):
         problems.append(("decision_rules", "至少需要一条决定规则"))
-    return problems
+    from routing_engine.rules.golden import golden_problems  # golden imports the engine
+
+    return problems + golden_problems(doc)
 
 
 def checked_ruleset(doc: Any) -> dict[str, Any]:

@@ -82,6 +82,10 @@ def decide(ruleset: Ruleset, facts: Facts) -> Decision:
             do_actions(rule["actions"], actions)
             if outcome.decision is not None:
                 break
+    if outcome.decision == "decline":
+        outcome.assisting_units.clear()
+    elif outcome.lead_unit in outcome.assisting_units:
+        outcome.assisting_units.remove(outcome.lead_unit)
     if outcome.decision is None:
         # No rule decided: never guess; the county's petition bureau routes it by hand.
         fallback = facts.fallback.unit

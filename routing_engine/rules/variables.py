@@ -78,6 +78,26 @@ class PetitionVariables(BaseVariables):
     def repeat_state(self) -> list[str]:
         return [self.facts.repeat_state]
 
+    @string_rule_variable(label="标题与内容（可用正则匹配紧急情况等）")
+    def text(self) -> str:
+        return self.facts.text
+
+    @select_rule_variable(label="信访人投向单位的层级", options=LEVEL_OPTIONS)
+    def addressed_level(self) -> list[str]:
+        return [self.facts.addressed_level]
+
+    @boolean_rule_variable(label="投向单位高于有权处理的主管单位（依法逐级）")
+    def addressed_above_competent(self) -> bool:
+        return self.facts.addressed_above_competent
+
+    @boolean_rule_variable(label="下级已出具书面处理意见")
+    def has_prior_opinion(self) -> bool:
+        return self.facts.has_prior_opinion
+
+    @boolean_rule_variable(label="找到了复查单位（出具意见单位的上一级）")
+    def review_unit_found(self) -> bool:
+        return self.facts.review.unit is not None
+
     @boolean_rule_variable(label="找到了有权处理的主管单位")
     def competent_unit_found(self) -> bool:
         return self.facts.competent.unit is not None

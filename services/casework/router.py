@@ -60,7 +60,7 @@ def get_worklist(
     status: Annotated[Literal["received", "routed"] | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PetitionSummary]:
     directory = request.app.state.directory.get(session)
     return list_petitions(

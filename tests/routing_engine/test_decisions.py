@@ -230,8 +230,8 @@ def test_six_people_are_a_collective_petition_and_the_reason_says_so(route):
     routing = route(people_count=6).routing()
     assert "collective" in routing["flags"]
     collective = [r for r in routing["reasons"] if r["rule"] == "collective_visit"]
-    assert len(collective) == 1
-    assert "6 人" in collective[0]["because"]
+    assert len([r for r in collective if "6 人" in r["because"]]) == 1
+    assert any("领导" in r["because"] for r in collective)  # and the leaders are alerted
     assert routing["lead_unit"] == "qinghe.hrss"  # the flag does not change who handles it
 
 
@@ -266,16 +266,21 @@ def test_a_place_with_no_competent_unit_goes_to_the_county_petition_bureau(route
 
 def test_the_trace_records_every_rule_tried_and_stops_at_the_deciding_one(route):
     decision = route(category="labor.wage_arrears")
-    assert decision.trace == [
-        {"phase": "flag", "rule": "collective_visit", "fired": False},
-        {"phase": "flag", "rule": "protect_whistleblower", "fired": False},
-        {"phase": "flag", "rule": "repeat_petition", "fired": False},
+    flags = [t for t in decision.trace if t["phase"] == "flag"]
+    assert flags and not any(t["fired"] for t in flags)  # every flag rule is tried
+    assert [t for t in decision.trace if t["phase"] == "decision"] == [
+        {"phase": "decision", "rule": "finalized_not_accepted", "fired": False},
+        {"phase": "decision", "rule": "in_progress_not_accepted_again", "fired": False},
         {"phase": "decision", "rule": "report_to_discipline", "fired": False},
         {"phase": "decision", "rule": "legal_channel_first", "fired": False},
+        {"phase": "decision", "rule": "review_of_prior_opinion", "fired": False},
+        {"phase": "decision", "rule": "hierarchical_order", "fired": False},
         {"phase": "decision", "rule": "competence_and_territory", "fired": True},
     ]
     diverted = route(category="law.police")
     assert [t["rule"] for t in diverted.trace if t["phase"] == "decision"] == [
+        "finalized_not_accepted",
+        "in_progress_not_accepted_again",
         "report_to_discipline",
         "legal_channel_first",
     ]

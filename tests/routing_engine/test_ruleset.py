@@ -49,8 +49,8 @@ def test_the_default_ruleset_validates_clean():
 
 def test_the_default_ruleset_loads_from_its_file():
     ruleset = load_ruleset(DEFAULT_RULESET)
-    assert ruleset.version == "qinghe-2026.11-foundation"
-    assert ruleset.label.startswith("qinghe-2026.11-foundation@")
+    assert ruleset.version == "qinghe-2026.11"
+    assert ruleset.label.startswith("qinghe-2026.11@")
 
 
 def test_a_minimal_ruleset_validates_clean():
@@ -288,8 +288,14 @@ def test_the_catalogue_lists_the_variables_and_actions_rule_authors_may_use():
     assert actions == {
         "assign_competent_unit",
         "assign_discipline_unit",
+        "assign_review_unit",
+        "refer_down_to_competent_unit",
         "divert_to_legal_channel",
+        "decline",
+        "add_assisting_unit",
         "flag",
+        "flag_emergency",
+        "alert_leaders",
     }
     assert "greater_than_or_equal_to" in {
         o["name"] for o in cat["variable_type_operators"]["numeric"]

@@ -101,7 +101,12 @@ def test_a_collective_petition_is_flagged(api: Api) -> None:
 
 def test_worklists_show_a_unit_its_own_cases(api: Api) -> None:
     ids = [
-        api.client.post("/api/v1/petitions", json=petition(title=f"欠薪{i}")).json()["id"]
+        api.client.post(
+            "/api/v1/petitions",
+            json=petition(
+                title=f"欠薪{i}", petitioners=[{"name": "工人", "phone": f"1390000000{i}"}]
+            ),
+        ).json()["id"]
         for i in range(2)
     ]
     other = api.client.post(
