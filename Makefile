@@ -25,6 +25,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+bench: install
+	$(BIN)/python -m bench.routing
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -17,17 +17,70 @@ from routing_engine.rules.variables import PetitionVariables
 
 
 @dataclass(frozen=True)
+class PreparedRule:
+    id: str
+    conditions: dict[str, Any]
+    actions: list[dict[str, Any]]
+    # The category the rule requires (`all` with `category equal_to X`), if any:
+    # the pre-filter's key. A rule without one is a candidate for every petition.
+    category: str | None
+
+
+def required_category(conditions: dict[str, Any]) -> str | None:
+    for cond in conditions.get("all", []):
+        if cond.get("name") == "category" and cond.get("operator") == "equal_to":
+            return str(cond.get("value"))
+    return None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase's rules in order, and per category the candidates (still in order)."""
+
+    rules: tuple[PreparedRule, ...]
+    by_category: dict[str, tuple[PreparedRule, ...]] = field(default_factory=dict, compare=False)
+    unkeyed: tuple[PreparedRule, ...] = ()
+
+    @classmethod
+    def of(cls, rules: list[dict[str, Any]]) -> Phase:
+        prepared = tuple(
+            PreparedRule(
+                r["id"],
+                _with_values(r["conditions"]),
+                r["actions"],
+                required_category(r["conditions"]),
+            )
+            for r in rules
+        )
+        keys = {r.category for r in prepared if r.category is not None}
+        return cls(
+            rules=prepared,
+            by_category={k: tuple(r for r in prepared if r.category in (None, k)) for k in keys},
+            unkeyed=tuple(r for r in prepared if r.category is None),
+        )
+
+    def candidates(self, category: str) -> tuple[PreparedRule, ...]:
+        return self.by_category.get(category, self.unkeyed)
+
+
+@dataclass(frozen=True)
 class Ruleset:
     version: str
     doc: dict[str, Any]
     digest: str
+    flags: Phase = field(compare=False, default_factory=lambda: Phase(()))
+    decisions: Phase = field(compare=False, default_factory=lambda: Phase(()))
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Ruleset:
         doc = checked_ruleset(doc)
         canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
         return cls(
-            version=doc["version"], doc=doc, digest=hashlib.sha256(canonical).hexdigest()[:12]
+            version=doc["version"],
+            doc=doc,
+            digest=hashlib.sha256(canonical).hexdigest()[:12],
+            flags=Phase.of(doc.get("flag_rules", [])),
+            decisions=Phase.of(doc["decision_rules"]),
         )
 
     @property
@@ -65,23 +118,32 @@ def _with_values(conditions: Any) -> Any:
     return conditions
 
 
-def decide(ruleset: Ruleset, facts: Facts) -> Decision:
+def decide(ruleset: Ruleset, facts: Facts, *, prefilter: bool = True) -> Decision:
+    """Flag rules all run; decision rules in order until one decides. With `prefilter`,
+    rules that require another category are skipped without evaluating them."""
     outcome = Outcome()
     variables = PetitionVariables(facts)
     actions = RoutingActions(facts, outcome)
     trace: list[dict[str, Any]] = []
-    for rule in ruleset.doc.get("flag_rules", []):
-        fired = check_conditions_recursively(_with_values(rule["conditions"]), variables)
-        if fired:
-            do_actions(rule["actions"], actions)
-        trace.append({"phase": "flag", "rule": rule["id"], "fired": bool(fired)})
-    for rule in ruleset.doc["decision_rules"]:
-        fired = check_conditions_recursively(_with_values(rule["conditions"]), variables)
-        trace.append({"phase": "decision", "rule": rule["id"], "fired": bool(fired)})
-        if fired:
-            do_actions(rule["actions"], actions)
-            if outcome.decision is not None:
-                break
+    for phase_name, phase in (("flag", ruleset.flags), ("decision", ruleset.decisions)):
+        rules = phase.candidates(facts.category) if prefilter else phase.rules
+        for rule in rules:
+            fired = check_conditions_recursively(rule.conditions, variables)
+            trace.append({"phase": phase_name, "rule": rule.id, "fired": bool(fired)})
+            if fired:
+                do_actions(rule.actions, actions)
+                if phase_name == "decision" and outcome.decision is not None:
+                    break
+        skipped = len(phase.rules) - len(rules)
+        if skipped:
+            trace.append(
+                {
+                    "phase": phase_name,
+                    "rule": f"（只适用于其他类别的 {skipped} 条规则，未评估）",
+                    "fired": False,
+                    "skipped": skipped,
+                }
+            )
     if outcome.decision == "decline":
         outcome.assisting_units.clear()
     elif outcome.lead_unit in outcome.assisting_units:

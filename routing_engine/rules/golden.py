@@ -22,11 +22,12 @@ class GoldenResult:
 
 
 def run_case(ruleset: Ruleset, directory: Directory, case: dict[str, Any]) -> GoldenResult:
+    given: dict[str, Any] = case.get("context") or {}
     context = RoutingContext(
-        **{
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in (case.get("context") or {}).items()
-        }
+        repeat_state=str(given.get("repeat_state", "")),
+        repeat_lead_unit=str(given.get("repeat_lead_unit", "")),
+        repeat_query_code=str(given.get("repeat_query_code", "")),
+        excluded_units=tuple(given.get("excluded_units", ())),
     )
     routing = decide(ruleset, compute_facts(case["petition"], directory, context)).routing()
     expect = case["expect"]
