@@ -128,8 +128,10 @@ def competent_unit(
             (u for u in directory.units_with(div.code, function) if u.id not in exclude), None
         )
         if unit is None and directory.unit_with(div.code, function) is not None:
+            # The unit the law points at has returned it: the forwarding body decides
+            # by hand rather than the matter climbing to another level.
             steps.append(f"{div.name}的主管单位已退回，不再交其办理")
-            continue
+            return Resolved(None, tuple(steps))
         if unit is not None:
             steps.append(f"{div.name}（{LEVEL_NAMES[div.level]}）由{unit.name}主管")
             return Resolved(unit, tuple(steps))

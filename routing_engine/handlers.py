@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from routing_engine.rules.engine import Ruleset
-from routing_engine.service import route_received_petition
+from routing_engine.service import route_received_petition, route_returned_petition
 from shared.bus import Bus
 from shared.directory import DirectoryCache
-from shared.events import PETITION_RECEIVED, Envelope
+from shared.events import PETITION_RECEIVED, PETITION_RETURNED, Envelope
 
 CONSUMER = "routing"
 
@@ -19,4 +19,10 @@ def register(bus: Bus, *, ruleset: Ruleset, directory: DirectoryCache) -> None:
             session, event=event, ruleset=ruleset, directory=directory.get(session)
         )
 
+    def on_petition_returned(session: Session, event: Envelope) -> None:
+        route_returned_petition(
+            session, event=event, ruleset=ruleset, directory=directory.get(session)
+        )
+
     bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)
+    bus.subscribe(f"{CONSUMER}.on_petition_returned", [PETITION_RETURNED], on_petition_returned)

@@ -22,6 +22,8 @@ class RoutingDecision(Base):
     decision: Mapped[str] = mapped_column(String(20))
     lead_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
     routing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The petition as received, so a returned petition can be routed again.
+    petition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
     trace: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     units_used: Mapped[dict[str, Any]] = mapped_column(JSON)

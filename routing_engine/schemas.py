@@ -26,4 +26,4 @@ class Routing(BaseModel):
         default_factory=list
     )
     reasons: list[Reason]
-    ruleset_version: str = Field(examples=["qinghe-2026.11-foundation@d0c484e28474"])
+    ruleset_version: str = Field(examples=["qinghe-2026.11@70b9d276edb6"])

@@ -64,13 +64,67 @@ def route_received_petition(
     session: Session, *, event: Envelope, ruleset: Ruleset, directory: Directory
 ) -> RoutingDecision:
     """Decide for a `petition.received` event; store the decision and `petition.routed`."""
-    data = event.data
+    return _route(
+        session, petition=event.data, event_id=event.id, ruleset=ruleset, directory=directory
+    )
+
+
+def route_returned_petition(
+    session: Session, *, event: Envelope, ruleset: Ruleset, directory: Directory
+) -> RoutingDecision | None:
+    """A unit objected that it is not competent (art. 23): decide again without every
+    unit that has returned the petition."""
+    petition_id = event.data["petition_id"]
+    last = session.scalars(
+        select(RoutingDecision)
+        .where(RoutingDecision.petition_id == petition_id)
+        .order_by(RoutingDecision.round.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    returned = tuple(dict.fromkeys([*last.facts.get("excluded_units", []), event.data["unit_id"]]))
+    return _route(
+        session,
+        petition=last.petition,
+        event_id=event.id,
+        ruleset=ruleset,
+        directory=directory,
+        excluded=returned,
+        returned_by=event.data["unit_id"],
+    )
+
+
+def _route(
+    session: Session,
+    *,
+    petition: dict[str, Any],
+    event_id: str,
+    ruleset: Ruleset,
+    directory: Directory,
+    excluded: tuple[str, ...] = (),
+    returned_by: str | None = None,
+) -> RoutingDecision:
+    data = petition
     ruleset = ruleset_for(
         session, directory=directory, division_code=data.get("division_code") or "", default=ruleset
     )
-    facts = compute_facts(data, directory, routing_context(session, data))
+    context = routing_context(session, data)
+    context = RoutingContext(
+        context.repeat_state, context.repeat_lead_unit, context.repeat_query_code, excluded
+    )
+    facts = compute_facts(data, directory, context)
     decision = decide(ruleset, facts)
     routing = decision.routing()
+    if returned_by:
+        unit = directory.units.get(returned_by)
+        routing["reasons"].insert(
+            0,
+            {
+                "rule": "returned",
+                "because": f"{unit.name if unit else returned_by}认为不属于本单位职责并已退回，重新分办时不再交其办理（第二十三条）",
+            },
+        )
     last_round = session.scalar(
         select(func.max(RoutingDecision.round)).where(
             RoutingDecision.petition_id == facts.petition_id
@@ -79,10 +133,11 @@ def route_received_petition(
     row = RoutingDecision(
         petition_id=facts.petition_id,
         round=(last_round or 0) + 1,
-        event_id=event.id,
+        event_id=event_id,
         decision=routing["decision"],
         lead_unit=routing["lead_unit"],
         routing=routing,
+        petition=data,
         facts=facts.public(),
         trace=decision.trace,
         units_used=decision.outcome.units_used,
@@ -103,6 +158,7 @@ def route_received_petition(
             "addressed_to": data.get("addressed_to"),
             "title": data.get("title"),
             "round": row.round,
+            "returned_by": returned_by,
             "routing": routing,
             "units": decision.outcome.units_used,
         },

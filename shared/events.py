@@ -35,6 +35,7 @@ NOTICE_RECORDED = "cn.xinfang.notice.recorded"
 PETITION_EVALUATED = "cn.xinfang.petition.evaluated"
 REVIEW_REQUESTED = "cn.xinfang.petition.review_requested"
 IDENTITY_REKEYED = "cn.xinfang.petition.identity_rekeyed"
+PETITION_RETURNED = "cn.xinfang.petition.returned"
 
 
 @dataclass(frozen=True)

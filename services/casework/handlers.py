@@ -96,9 +96,18 @@ def on_petition_routed(session: Session, event: Envelope) -> None:
     data = event.data
     routing = data["routing"]
     case = _case(session, data["petition_id"])
+    if (case.record or {}).get("routing_round", 0) > data.get("round", 1):
+        return  # an older decision arriving late: the newer one stands
     case.routing = routing
     case.lead_unit = routing.get("lead_unit")
-    case.status = "routed"
+    case.status = "declined" if routing["decision"] == "decline" else "routed"
+    # Kept for the steps that depend on it: a unit may return a petition within
+    # 5 working days of being designated, and not again after a return.
+    case.record = {
+        **(case.record or {}),
+        "routing_round": data.get("round", 1),
+        "routed_at": event.time.isoformat(),
+    }
     case.updated_at = utcnow()
     unit = (data.get("units") or {}).get(routing.get("lead_unit") or "", {})
     what = DECISION_NAMES.get(routing["decision"], routing["decision"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
 
 from services.casework.schemas import (
     Accepted,
@@ -15,7 +16,8 @@ from services.casework.schemas import (
     TimelineItem,
     TrackView,
 )
-from services.casework.service import list_petitions, read_petition, read_timeline
+from services.casework.service import get_visible_case, list_petitions, read_petition, read_timeline
+from services.casework.steps import return_petition
 from services.casework.tracking import evaluate, find_case, request_review, track_view
 from shared.security import Principal
 from shared.web import SessionDep, require_staff
@@ -57,7 +59,7 @@ def get_worklist(
     session: SessionDep,
     who: Reader,
     unit_id: Annotated[str | None, Query(max_length=100, description="承办单位")] = None,
-    status: Annotated[Literal["received", "routed"] | None, Query(description="状态")] = None,
+    status: Annotated[Literal["received", "routed", "returned", "declined"] | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -133,3 +135,49 @@ def post_review_request(
     closes = request_review(session, case=case, body=body, calendar=request.app.state.calendar)
     session.commit()
     return Accepted(status="accepted", window_closes_at=closes)
+
+
+# --- the handling unit's steps --------------------------------------------------
+
+Handler = Annotated[Principal, Depends(require_staff("handler", "admin"))]
+
+
+class ReturnIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    reason: str = Field(
+        min_length=5,
+        max_length=2000,
+        examples=["该事项属劳动合同争议，应由劳动人事争议仲裁委员会处理，不属于本局职责"],
+    )
+
+
+@router.post(
+    "/petitions/{petition_id}/return",
+    response_model=Accepted,
+    summary="承办单位认为不属于本单位职责，5 个工作日内退回重新分办（第二十三条）",
+)
+def post_return(
+    request: Request,
+    session: SessionDep,
+    who: Handler,
+    petition_id: PetitionId,
+    body: Annotated[
+        ReturnIn,
+        Body(
+            openapi_examples={"退回": {"value": {"reason": "该事项属劳动合同争议，不属于本局职责"}}}
+        ),
+    ],
+) -> Accepted:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    closes = return_petition(
+        session,
+        case=case,
+        who=who,
+        reason=body.reason,
+        directory=directory,
+        calendar=request.app.state.calendar,
+    )
+    session.commit()
+    return Accepted(status="returned", window_closes_at=closes)

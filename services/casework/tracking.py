@@ -31,6 +31,8 @@ REVIEW_WINDOW_DAYS = 30  # arts. 35, 36: within 30 days of the reply / the revie
 STATUS_NAMES = {
     "received": "已登记",
     "routed": "已分办",
+    "returned": "退回重新分办中",
+    "declined": "不予重复受理",
     "accepted": "已受理",
     "replied": "已答复",
     "finalized": "已办结",

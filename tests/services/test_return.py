@@ -1,0 +1,57 @@
+"""A unit that is not competent returns the petition within 5 working days; routing
+decides again without it; a unit designated after a return cannot return it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import petition, wait_for
+from tests.services.conftest import Api
+
+
+def routing_of(api: Api, pid: str, round_lead: str | None = None) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
+        routing = rec.get("routing")
+        if (
+            not routing
+            or (round_lead and routing["lead_unit"] != round_lead)
+            or rec["status"] == "returned"
+        ):
+            return None
+        return rec
+
+    return wait_for(probe)
+
+
+def test_a_returned_petition_is_routed_again_without_the_unit(api: Api) -> None:
+    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
+    assert routing_of(api, pid)["routing"]["lead_unit"] == "qinghe.hrss"
+    url = f"/api/v1/petitions/{pid}/return"
+    other = api.auth("qinghe.education", "handler")
+    assert (
+        api.client.post(url, json={"reason": "不属于本局职责范围"}, headers=other).status_code
+        == 404
+    )
+    hrss = api.auth("qinghe.hrss", "handler")
+    assert api.client.post(url, json={"reason": "短"}, headers=hrss).status_code == 422
+    r = api.client.post(url, json={"reason": "该事项属劳动合同争议，不属于本局职责"}, headers=hrss)
+    assert r.status_code == 200, r.text
+    assert r.json()["window_closes_at"].endswith("+08:00")
+
+    rec = routing_of(api, pid, round_lead="qinghe.petition_bureau")
+    assert rec["routing"]["reasons"][0]["rule"] == "returned"
+    assert "退回" in rec["routing"]["reasons"][0]["because"]
+    timeline = api.client.get(f"/api/v1/petitions/{pid}/timeline", headers=api.registrar).json()
+    assert [e["kind"] for e in timeline].count("routed") == 2
+    assert any(e["kind"] == "returned" for e in timeline)
+
+    # the unit that returned it is no longer the handler; the new one cannot return it
+    assert api.client.post(url, json={"reason": "再次退回试试看"}, headers=hrss).status_code in (
+        403,
+        404,
+    )
+    bureau = api.auth("qinghe.petition_bureau", "handler")
+    again = api.client.post(url, json={"reason": "也不属于本局职责"}, headers=bureau)
+    assert again.status_code == 409
+    assert "不能再次退回" in again.json()["detail"]
