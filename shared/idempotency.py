@@ -1,10 +1,20 @@
 """`Idempotency-Key` (API.md): the same key with the same body returns the first
-response; with a different body, 409. Pure ASGI around the app.
+response; with a different body, 409. Pure ASGI around the app, for POST.
 
-A key belongs to (method, path, caller): the scope is hashed from those and the
-key. The record's unique constraint, not code, decides which of two concurrent
-requests runs; the other sees it in progress (409) or, later, its response.
-A 5xx is not kept, so a client may retry after a server error.
+- The key is 1 to 200 printable ASCII characters (space to `~`); otherwise 422
+  with the field `Idempotency-Key`.
+- A key belongs to (method, path, caller): the scope is hashed from those, the
+  caller's `Authorization` / `X-Api-Key` header (or nothing, anonymous) and the
+  key, so two callers never see each other's responses. The request is the
+  sha256 of the raw body.
+- The record's unique constraint, not code, decides which of two concurrent
+  requests runs; the other sees it in progress (409) or, later, its response
+  (status, body and content type, with `Idempotent-Replayed: true`).
+- Every completed response is kept except a 5xx (or a crash), so a client may
+  retry after a server error. A record binds its key for 24 hours; one left
+  in progress by a process that died is given up after 10 minutes.
+
+The whole body is read to hash it, so `BodySizeLimit` must run outside this.
 """
 
 from __future__ import annotations
@@ -12,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, LargeBinary, String, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -33,8 +44,9 @@ from shared.limits import (
 )
 from shared.timeutil import utcnow
 
-KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+KEY = re.compile(r"[\x20-\x7e]{1,200}")
 KEEP = timedelta(hours=24)
+ABANDONED = timedelta(minutes=10)
 
 
 class IdempotencyRecord(Base):
@@ -57,42 +69,70 @@ def _sha(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class _Captured:
+    """The response as the app sends it, to keep for replays."""
+
+    status: int = 500
+    content_type: str = ""
+    chunks: list[bytes] = field(default_factory=list)
+
+    def take(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            for name, value in message.get("headers", []):
+                if name.lower() == b"content-type":
+                    self.content_type = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+
 class Idempotency:
     def __init__(self, app: ASGIApp, factory: sessionmaker[Session]) -> None:
         self.app = app
         self.factory = factory
 
-    def _claim(self, scope_hash: str, request_hash: str) -> IdempotencyRecord | None:
-        """Insert our record; None if we own it now, else the record that was there."""
-        now = utcnow()
-        with transaction(self.factory) as session:
-            # A record older than a day no longer binds its key.
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.scope_hash == scope_hash,
-                    IdempotencyRecord.created_at < now - KEEP,
-                )
-            )
-        try:
+    def _claim(self, scope_hash: str, request_hash: str) -> int | IdempotencyRecord:
+        """Insert our record and return its id, or return the record already there."""
+        for _ in range(3):
+            now = utcnow()
             with transaction(self.factory) as session:
-                session.add(
-                    IdempotencyRecord(
-                        scope_hash=scope_hash, request_hash=request_hash, created_at=now
+                # A record older than a day no longer binds its key, nor one that a
+                # dead process left in progress.
+                session.execute(
+                    delete(IdempotencyRecord).where(
+                        IdempotencyRecord.scope_hash == scope_hash,
+                        or_(
+                            IdempotencyRecord.created_at < now - KEEP,
+                            and_(
+                                IdempotencyRecord.status.is_(None),
+                                IdempotencyRecord.created_at < now - ABANDONED,
+                            ),
+                        ),
                     )
                 )
-            return None
-        except IntegrityError:
-            with self.factory() as session:
-                return session.scalar(
-                    select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
-                )
+            try:
+                with transaction(self.factory) as session:
+                    mine = IdempotencyRecord(
+                        scope_hash=scope_hash, request_hash=request_hash, created_at=now
+                    )
+                    session.add(mine)
+                    session.flush()
+                    return mine.id
+            except IntegrityError:
+                with self.factory() as session:
+                    existing = session.scalar(
+                        select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
+                    )
+                if existing is not None:
+                    return existing
+                # The winner failed (5xx) and let go in between: try to claim again.
+        raise RuntimeError("idempotency record could not be claimed")
 
-    def _complete(self, scope_hash: str, status: int, content_type: str, body: bytes) -> None:
+    def _complete(self, record_id: int, status: int, content_type: str, body: bytes) -> None:
         with transaction(self.factory) as session:
-            record = session.scalar(
-                select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
-            )
-            if record is None:
+            record = session.get(IdempotencyRecord, record_id)
+            if record is None:  # given up as abandoned meanwhile
                 return
             if status >= 500:
                 session.delete(record)  # let the client try again
@@ -102,11 +142,9 @@ class Idempotency:
             record.body = body
             record.completed_at = utcnow()
 
-    def _forget(self, scope_hash: str) -> None:
+    def _forget(self, record_id: int) -> None:
         with transaction(self.factory) as session:
-            session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
-            )
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
@@ -116,61 +154,58 @@ class Idempotency:
         path = scope.get("path")
         if not KEY.fullmatch(key):
             problem = validation_problem(
-                [FieldError("Idempotency-Key", "须为 1 至 200 个可见 ASCII 字符")]
+                [FieldError("Idempotency-Key", "须为 1 至 200 个可打印 ASCII 字符（不含汉字）")]
             )
             await send_problem(send, problem, path)
             return
         body = await read_body(receive)
-        caller = (header(scope, b"authorization") or header(scope, b"x-api-key") or "").encode()
+        if body is None:
+            return  # the client went away before the body was complete
+        caller = "\n".join(
+            header(scope, name) or "" for name in (b"authorization", b"x-api-key")
+        ).encode()
         scope_hash = _sha(scope["method"].encode(), str(path).encode(), caller, key.encode())
         request_hash = _sha(body)
-        existing = await asyncio.to_thread(self._claim, scope_hash, request_hash)
-        if existing is not None:
-            if existing.request_hash != request_hash:
-                detail = "同一 Idempotency-Key 已用于内容不同的请求"
+        claimed = await asyncio.to_thread(self._claim, scope_hash, request_hash)
+        if isinstance(claimed, IdempotencyRecord):
+            if claimed.request_hash != request_hash:
+                detail = (
+                    "同一 Idempotency-Key 已用于内容不同的请求；新的请求请换一个 Idempotency-Key"
+                )
                 await send_problem(send, ProblemError(409, detail), path)
-            elif existing.status is None:
+            elif claimed.status is None:
                 detail = "同一 Idempotency-Key 的请求正在处理，请稍后重试"
                 await send_problem(send, ProblemError(409, detail), path)
             else:
-                await self._replay(send, existing)
+                await self._replay(send, claimed)
             return
-        captured: dict[str, object] = {"status": 500, "type": "", "body": []}
+        response = _Captured()
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        captured["type"] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                chunks = captured["body"]
-                assert isinstance(chunks, list)
-                chunks.append(message.get("body", b""))
+            response.take(message)
             await send(message)
 
         try:
             await self.app(scope, replay(body, receive), capture)
         except BaseException:
-            await asyncio.to_thread(self._forget, scope_hash)
+            await asyncio.to_thread(self._forget, claimed)
             raise
-        chunks = captured["body"]
-        assert isinstance(chunks, list)
         await asyncio.to_thread(
             self._complete,
-            scope_hash,
-            int(str(captured["status"])),
-            str(captured["type"]),
-            b"".join(chunks),
+            claimed,
+            response.status,
+            response.content_type,
+            b"".join(response.chunks),
         )
 
     @staticmethod
     async def _replay(send: Send, record: IdempotencyRecord) -> None:
         body = record.body or b""
         headers = [
-            (b"content-type", (record.content_type or "application/json").encode()),
             (b"content-length", str(len(body)).encode()),
             (b"idempotent-replayed", b"true"),
         ]
+        if record.content_type:
+            headers.append((b"content-type", record.content_type.encode("latin-1")))
         await send({"type": "http.response.start", "status": record.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

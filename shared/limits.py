@@ -24,12 +24,25 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
+def size_text(n: int) -> str:
+    """`1 MiB（1048576 字节）`, `64 KiB（65536 字节）`, `100 字节`."""
+    for unit, name in ((1024 * 1024, "MiB"), (1024, "KiB")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit} {name}（{n} 字节）"
+    return f"{n} 字节"
+
+
+def too_large(limit: int, declared: int | None = None) -> str:
+    told = f"，本次声明 {declared} 字节" if declared is not None else ""
+    return f"请求体不能超过 {size_text(limit)}{told}；请压缩或减少附件后重新提交"
+
+
 class BodyTooLarge(HTTPException):
     """Raised from `receive`; FastAPI lets HTTPExceptions through its body parsing,
     and the problem handlers turn it into a 413 document."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"请求体不能超过 {limit // 1024} KB")
+        super().__init__(413, too_large(limit))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -51,17 +64,18 @@ async def send_problem(send: Send, problem: ProblemError, instance: str | None =
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (already bounded by `BodySizeLimit` outside)."""
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (already bounded by `BodySizeLimit` outside), or None
+    when the client went away before sending all of it: a cut-off body must never
+    reach the app as if it were complete."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
@@ -79,6 +93,15 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 class BodySizeLimit:
+    """Refuses request bodies over `max_bytes` with 413 problem+json.
+
+    A declared Content-Length over the limit is refused before a byte is read; a
+    chunked (or lying) body is counted as it arrives and cut off at the first chunk
+    that passes the limit, so at most `max_bytes` plus one chunk is ever held.
+    Install it outermost: whatever reads bodies inside (rate limits, idempotency)
+    then reads bounded bodies. Responses pass through untouched (streaming too).
+    """
+
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -89,10 +112,8 @@ class BodySizeLimit:
             return
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            detail = (
-                f"请求体不能超过 {self.max_bytes // 1024} KB（本次 {int(declared) // 1024} KB）"
-            )
-            await send_problem(send, ProblemError(413, detail), scope.get("path"))
+            problem = ProblemError(413, too_large(self.max_bytes, int(declared)))
+            await send_problem(send, problem, scope.get("path"))
             return
         seen = 0
 
@@ -116,5 +137,6 @@ class BodySizeLimit:
             await self.app(scope, counted, watched)
         except BodyTooLarge as exc:
             # Raised outside FastAPI's handlers (e.g. read by another middleware).
-            if not started:
-                await send_problem(send, ProblemError(413, str(exc.detail)), scope.get("path"))
+            if started:
+                raise  # too late for a 413; the server closes the connection
+            await send_problem(send, ProblemError(413, str(exc.detail)), scope.get("path"))

@@ -1,9 +1,25 @@
-"""Rate limits on the public endpoints that create or read by query code: per client
-IP and per phone number, sliding windows, 429 with Retry-After.
+"""Rate limits on the public endpoints (those anyone may call without credentials):
+per client IP and per phone number, sliding windows, 429 problem+json with
+`Retry-After` (whole seconds).
 
-In memory, per process: each replica counts for itself (the proxy in front can add
-a global limit). The client IP is the socket peer, or the first X-Forwarded-For
-entry when the peer is a trusted proxy.
+What is limited is a rule table on method and path (`PUBLIC_RULES`), so staff and
+external-system endpoints are never counted. Every public request counts against
+its client IP (`LimitSettings.rate_ip_per_minute`). Submissions also count against
+each petitioner phone in the JSON body (`petitioners[*].phone`), and tracking
+requests against the `phone` query parameter (`LimitSettings.rate_phone_per_hour`
+each, kept in separate counters so that following a case never uses up the
+right to submit one). Phones are compared by their last 11 digits, so
+`+86 138-0013-8000` and `13800138000` are one phone. A refused request uses up
+nothing.
+
+The counters live in memory, per process: each replica (and each service process
+in the distributed mode) counts for itself, so the effective limit behind N
+replicas is up to N times the setting. The reverse proxy in `docker/nginx.conf`
+may add a global limit in front.
+
+The client IP is the socket peer. `X-Forwarded-For` is believed only when the
+peer is listed in `LimitSettings.trusted_proxies` (default: none, since anyone
+can write that header); then its first entry is the client.
 """
 
 from __future__ import annotations
@@ -13,21 +29,33 @@ import math
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from threading import Lock
+from urllib.parse import parse_qs
 
 from shared.errors import ProblemError
 from shared.limits import ASGIApp, Receive, Scope, Send, header, read_body, replay, send_problem
 
-# (method, path pattern): what a petitioner or a stranger can call without credentials.
-PUBLIC_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("POST", re.compile(r"^/api/v1/petitions$")),
-    ("POST", re.compile(r"^/api/v1/qr/[^/]+/petitions$")),
-    ("GET", re.compile(r"^/api/v1/qr/[^/]+$")),
-    ("GET", re.compile(r"^/api/v1/track/")),
-    ("POST", re.compile(r"^/api/v1/track/")),
+SUBMIT = "submit"
+TRACK = "track"
+BROWSE = "browse"
+
+# (method, path pattern, kind): what a petitioner or a stranger can call without credentials.
+PUBLIC_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("POST", re.compile(r"^/api/v1/petitions/?$"), SUBMIT),
+    ("POST", re.compile(r"^/api/v1/qr/[^/]+/petitions/?$"), SUBMIT),
+    ("GET", re.compile(r"^/api/v1/qr/[^/]+/?$"), BROWSE),
+    ("GET", re.compile(r"^/api/v1/track/"), TRACK),
+    ("POST", re.compile(r"^/api/v1/track/"), TRACK),
 )
+
+
+def rule_for(method: str, path: str) -> str | None:
+    for rule_method, pattern, kind in PUBLIC_RULES:
+        if method == rule_method and pattern.match(path):
+            return kind
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,47 +65,72 @@ class Window:
 
 
 class SlidingWindow:
-    """Counts events per key over the last `seconds`; thread-safe."""
+    """Counts events per key over the last `seconds`.
 
-    def __init__(self, window: Window, clock: Callable[[], float] = time.monotonic) -> None:
+    Not locked by itself: `RateLimit` checks and records several windows under one
+    lock, so that a refused request records nothing anywhere.
+    """
+
+    SWEEP_EVERY = 10_000  # keys, between sweeps of idle ones
+
+    def __init__(self, window: Window) -> None:
         self.window = window
-        self.clock = clock
         self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = Lock()
+        self._next_sweep = self.SWEEP_EVERY
 
-    def hit(self, key: str) -> float:
-        """Record a hit; 0 if allowed, else the seconds until the next one would be."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - self.window.seconds:
-                hits.popleft()
-            if len(hits) >= self.window.limit:
-                return hits[0] + self.window.seconds - now
-            hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle keys rather than grow forever
-                for stale in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[stale]
+    def _current(self, key: str, now: float) -> deque[float] | None:
+        hits = self._hits.get(key)
+        if hits is None:
+            return None
+        while hits and hits[0] <= now - self.window.seconds:
+            hits.popleft()
+        return hits
+
+    def wait(self, key: str, now: float) -> float:
+        """0 if one more hit is allowed now, else the seconds until it would be."""
+        if self.window.limit <= 0:
+            return self.window.seconds
+        hits = self._current(key, now)
+        if hits is None or len(hits) < self.window.limit:
             return 0.0
+        return hits[len(hits) - self.window.limit] + self.window.seconds - now
+
+    def record(self, key: str, now: float) -> None:
+        self._hits[key].append(now)
+        if len(self._hits) >= self._next_sweep:  # forget idle keys rather than grow forever
+            for stale in [k for k in self._hits if not self._current(k, now)]:
+                del self._hits[stale]
+            self._next_sweep = len(self._hits) + self.SWEEP_EVERY
+
+
+def normalize_phone(phone: str) -> str:
+    return re.sub(r"\D", "", phone)[-11:]
 
 
 def phones_in(body: bytes) -> set[str]:
+    """The petitioners' phones in a petition body; nothing for a body that is not one."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return set()
     people = doc.get("petitioners") if isinstance(doc, dict) else None
     found = set()
     for person in people if isinstance(people, list) else []:
         phone = person.get("phone") if isinstance(person, dict) else None
-        if isinstance(phone, str):
-            digits = re.sub(r"\D", "", phone)[-11:]
-            if digits:
-                found.add(digits)
+        if isinstance(phone, str) and (digits := normalize_phone(phone)):
+            found.add(digits)
     return found
 
 
+def phones_in_query(scope: Scope) -> set[str]:
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query).get("phone", [])
+    return {digits for value in values if (digits := normalize_phone(value))}
+
+
 class RateLimit:
+    """Pure ASGI middleware; install it inside `BodySizeLimit` (which bounds what it reads)."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -88,37 +141,54 @@ class RateLimit:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.ip = SlidingWindow(per_ip, clock)
-        self.phone = SlidingWindow(per_phone, clock)
+        self.ip = SlidingWindow(per_ip)
+        self.phone = SlidingWindow(per_phone)
         self.trusted_proxies = trusted_proxies
+        self.clock = clock
+        self._lock = Lock()
 
     def client_ip(self, scope: Scope) -> str:
-        peer = (scope.get("client") or ("unknown", 0))[0]
+        peer = str((scope.get("client") or ("unknown", 0))[0])
         forwarded = header(scope, b"x-forwarded-for")
         if forwarded and peer in self.trusted_proxies:
-            return forwarded.split(",")[0].strip()
-        return str(peer)
+            first = forwarded.split(",")[0].strip()
+            if first:
+                return first
+        return peer
+
+    def admit(self, hits: Iterable[tuple[SlidingWindow, str]]) -> float:
+        """Records every hit and returns 0, or records none and returns the wait."""
+        hits = list(hits)
+        with self._lock:
+            now = self.clock()
+            wait = max((window.wait(key, now) for window, key in hits), default=0.0)
+            if wait <= 0:
+                for window, key in hits:
+                    window.record(key, now)
+            return wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not any(
-            scope["method"] == method and pattern.match(scope["path"])
-            for method, pattern in PUBLIC_RULES
-        ):
+        kind = rule_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if kind is None:
             await self.app(scope, receive, send)
             return
-        wait = self.ip.hit(f"ip:{self.client_ip(scope)}")
-        phones: set[str] = set()
-        if scope["method"] == "POST" and scope["path"].endswith("/petitions"):
+        hits = [(self.ip, f"ip:{self.client_ip(scope)}")]
+        if kind == SUBMIT:
             # Submissions also count per phone, so one number cannot flood from many IPs.
             body = await read_body(receive)
+            if body is None:
+                return  # the client went away
             receive = replay(body, receive)
-            phones = phones_in(body)
-        for phone in sorted(phones):
-            wait = max(wait, self.phone.hit(f"phone:{phone}"))
+            hits += [(self.phone, f"submit:{p}") for p in sorted(phones_in(body))]
+        elif kind == TRACK:
+            hits += [(self.phone, f"track:{p}") for p in sorted(phones_in_query(scope))]
+        wait = self.admit(hits)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             problem = ProblemError(
-                429, f"请求过于频繁，请 {seconds} 秒后再试", headers={"Retry-After": str(seconds)}
+                429,
+                f"请求过于频繁，请 {seconds} 秒后再试",
+                headers={"Retry-After": str(seconds)},
             )
             await send_problem(send, problem, scope.get("path"))
             return
