@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from routing_engine import versions
 from routing_engine.config import DEFAULT_RULESET
-from routing_engine.models import RulesetVersion
+from routing_engine.models import RoutingDecision, RulesetVersion
 from routing_engine.rules.catalogue import RulesetError, catalogue
 from routing_engine.schemas import Routing
 from routing_engine.service import simulate
@@ -187,4 +187,35 @@ def ruleset_audit(
             "detail": a.detail,
         }
         for a in versions.audit_trail(session, jurisdiction)
+    ]
+
+
+@router.get(
+    "/decisions/{petition_id}",
+    summary="某信访事项的全部分办决定：读取的事实、逐条规则的结果与原因、规则集与目录版本",
+)
+def get_decisions(
+    session: SessionDep,
+    _: Reader,
+    petition_id: Annotated[str, Path(max_length=36, description="信访事项编号")],
+) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(RoutingDecision)
+        .where(RoutingDecision.petition_id == petition_id)
+        .order_by(RoutingDecision.round)
+    ).all()
+    if not rows:
+        raise ProblemError(404, f"信访事项 {petition_id} 尚无分办决定")
+    return [
+        {
+            "round": r.round,
+            "decided_at": to_china(r.decided_at),
+            "routing": r.routing,
+            "facts": r.facts,
+            "trace": r.trace,
+            "units_used": r.units_used,
+            "ruleset_version": r.ruleset_version,
+            "directory_version": r.directory_version,
+        }
+        for r in rows
     ]

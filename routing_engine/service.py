@@ -161,6 +161,10 @@ def _route(
             "returned_by": returned_by,
             "routing": routing,
             "units": decision.outcome.units_used,
+            # For the notify gateway: the leaders on duty, and which emergency number
+            # the petitioner was pointed to.
+            "alert_leaders": decision.outcome.alert_leaders,
+            "emergency_services": decision.outcome.emergency_services,
         },
     )
     return row

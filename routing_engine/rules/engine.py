@@ -118,6 +118,21 @@ def _with_values(conditions: Any) -> Any:
     return conditions
 
 
+def why_not(conditions: dict[str, Any], variables: PetitionVariables) -> str:
+    """Which condition kept a rule from firing, for the explanation of a decision."""
+    if "all" in conditions:
+        for cond in conditions["all"]:
+            if not check_conditions_recursively(cond, variables):
+                return why_not(cond, variables)
+        return ""
+    if "any" in conditions:
+        return "以下条件均不满足：" + "；".join(why_not(c, variables) for c in conditions["any"])
+    actual = getattr(variables, conditions["name"])()
+    value = conditions.get("value")
+    shown = "" if value is None else f" {value!r}"
+    return f"{conditions['name']} {conditions['operator']}{shown} 不成立（实际为 {actual!r}）"
+
+
 def decide(ruleset: Ruleset, facts: Facts, *, prefilter: bool = True) -> Decision:
     """Flag rules all run; decision rules in order until one decides. With `prefilter`,
     rules that require another category are skipped without evaluating them."""
@@ -129,7 +144,10 @@ def decide(ruleset: Ruleset, facts: Facts, *, prefilter: bool = True) -> Decisio
         rules = phase.candidates(facts.category) if prefilter else phase.rules
         for rule in rules:
             fired = check_conditions_recursively(rule.conditions, variables)
-            trace.append({"phase": phase_name, "rule": rule.id, "fired": bool(fired)})
+            entry: dict[str, Any] = {"phase": phase_name, "rule": rule.id, "fired": bool(fired)}
+            if not fired and phase_name == "decision":
+                entry["because"] = why_not(rule.conditions, variables)
+            trace.append(entry)
             if fired:
                 do_actions(rule.actions, actions)
                 if phase_name == "decision" and outcome.decision is not None:

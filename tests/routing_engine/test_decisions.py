@@ -268,7 +268,11 @@ def test_the_trace_records_every_rule_tried_and_stops_at_the_deciding_one(route)
     decision = route(category="labor.wage_arrears")
     flags = [t for t in decision.trace if t["phase"] == "flag"]
     assert flags and not any(t["fired"] for t in flags)  # every flag rule is tried
-    assert [t for t in decision.trace if t["phase"] == "decision"] == [
+    decisive = [t for t in decision.trace if t["phase"] == "decision"]
+    # each rule that did not fire says which condition failed, on which fact
+    assert all(t["because"] for t in decisive if not t["fired"])
+    assert "not_lead" not in decisive[2]["because"] and "report" in decisive[2]["because"]
+    assert [{k: t[k] for k in ("phase", "rule", "fired")} for t in decisive] == [
         {"phase": "decision", "rule": "finalized_not_accepted", "fired": False},
         {"phase": "decision", "rule": "in_progress_not_accepted_again", "fired": False},
         {"phase": "decision", "rule": "report_to_discipline", "fired": False},

@@ -55,3 +55,17 @@ def test_a_returned_petition_is_routed_again_without_the_unit(api: Api) -> None:
     again = api.client.post(url, json={"reason": "也不属于本局职责"}, headers=bureau)
     assert again.status_code == 409
     assert "不能再次退回" in again.json()["detail"]
+
+
+def test_every_decision_can_be_read_back_with_its_facts_and_trace(api: Api) -> None:
+    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
+    routing_of(api, pid)
+    decisions = api.client.get(f"/api/v1/routing/decisions/{pid}", headers=api.registrar).json()
+    (first,) = decisions
+    assert first["facts"]["category"] == "labor.wage_arrears"
+    assert first["units_used"]["qinghe.hrss"]["name"] == "清河县人力资源和社会保障局"
+    assert any(t["rule"] == "competence_and_territory" and t["fired"] for t in first["trace"])
+    assert first["ruleset_version"] == first["routing"]["ruleset_version"]
+    assert (
+        api.client.get("/api/v1/routing/decisions/nope", headers=api.registrar).status_code == 404
+    )
