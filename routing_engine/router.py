@@ -58,6 +58,7 @@ def rule_catalog(_: Staff) -> dict[str, Any]:
 
 Admin = Annotated[Principal, Depends(require_staff("admin"))]
 Reader = Annotated[Principal, Depends(require_staff("admin", "supervisor", "registrar"))]
+Jurisdiction = Annotated[str, Query(pattern=r"^\d{12}$", description="辖区（县级区划代码）")]
 RulesetId = Annotated[int, Path(ge=1, le=2_000_000_000, description="规则集版本编号")]
 
 
@@ -87,9 +88,7 @@ def save_ruleset(
     doc: Annotated[
         dict[str, Any], Body(openapi_examples={"默认规则集": {"value": DEFAULT_EXAMPLE}})
     ],
-    jurisdiction: Annotated[
-        str, Query(pattern=r"^\d{12}$", description="辖区（县级区划代码）")
-    ] = "990101000000",
+    jurisdiction: Jurisdiction = "990101000000",
 ) -> dict[str, Any]:
     directory = request.app.state.directory.get(session)
     if jurisdiction not in directory.divisions:
@@ -108,7 +107,7 @@ def save_ruleset(
 def list_rulesets(
     session: SessionDep,
     _: Reader,
-    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+    jurisdiction: Jurisdiction = "990101000000",
 ) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(RulesetVersion)
@@ -160,7 +159,7 @@ def rollback_ruleset(
     request: Request,
     session: SessionDep,
     who: Admin,
-    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+    jurisdiction: Jurisdiction = "990101000000",
 ) -> dict[str, Any]:
     row = versions.rollback(
         session,
@@ -176,7 +175,7 @@ def rollback_ruleset(
 def ruleset_audit(
     session: SessionDep,
     _: Reader,
-    jurisdiction: Annotated[str, Query(pattern=r"^\d{12}$")] = "990101000000",
+    jurisdiction: Jurisdiction = "990101000000",
 ) -> list[dict[str, Any]]:
     return [
         {
