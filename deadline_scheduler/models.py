@@ -24,6 +24,8 @@ class Deadline(Base):
     provisional: Mapped[bool] = mapped_column(default=False)
     basis: Mapped[dict[str, Any]] = mapped_column(JSON)
     opened_by_event: Mapped[str] = mapped_column(String(36))
+    # When the sweep must next look at it: the next ladder stage; None when done.
+    next_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("petition_id", "step"),
@@ -34,4 +36,27 @@ class Deadline(Base):
             postgresql_where=text("state NOT IN ('met', 'paused')"),
             sqlite_where=text("state NOT IN ('met', 'paused')"),
         ),
+        # The sweep's claim: what has a stage due, among the open ones only, so its
+        # cost grows with what is due, not with what is open.
+        Index(
+            "ix_deadline_next_stage",
+            "next_stage_at",
+            postgresql_where=text("next_stage_at IS NOT NULL AND state NOT IN ('met', 'paused')"),
+            sqlite_where=text("next_stage_at IS NOT NULL AND state NOT IN ('met', 'paused')"),
+        ),
     )
+
+
+class DeadlineStage(Base):
+    """A ladder stage issued for a deadline; the unique pair issues each stage once,
+    however many sweeps run."""
+
+    __tablename__ = "deadline_stage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(30))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("deadline_id", "stage"),)

@@ -8,12 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deadline_scheduler.clock import WorkCalendar, compute_due
+from deadline_scheduler.ladder import DEFAULT_LADDER, stage_times
 from deadline_scheduler.models import Deadline
 from deadline_scheduler.policies import StepPolicy
 from shared.events import DEADLINE_OPENED, emit
 from shared.timeutil import iso_china
 
 SERVICE = "scheduler"
+
+
+def first_stage_at(due_at: datetime, calendar: WorkCalendar) -> datetime | None:
+    times = [at for _, at in stage_times(due_at, DEFAULT_LADDER, calendar)]
+    return min(times) if times else None
 
 
 def open_deadline(
@@ -44,6 +50,7 @@ def open_deadline(
         provisional=due.provisional,
         basis=basis,
         opened_by_event=event_id,
+        next_stage_at=first_stage_at(due.due_at, calendar),
     )
     session.add(deadline)
     emit(

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from notify_gateway.service import receipt_context, record_notice
 from shared.bus import Bus
-from shared.events import PETITION_RECEIVED, PETITION_ROUTED, Envelope
+from shared.events import DEADLINE_STAGE_TYPES, PETITION_RECEIVED, PETITION_ROUTED, Envelope
 
 CONSUMER = "notify"
 ROLE_TEXT = {"assign": "办理", "refer_down": "办理（转送下级）", "divert": "依法定途径处理"}
@@ -46,5 +46,24 @@ def register(bus: Bus) -> None:
             },
         )
 
+    def on_deadline_stage(session: Session, event: Envelope) -> None:
+        data = event.data
+        if not data.get("unit_id"):
+            return
+        record_notice(
+            session,
+            event=event,
+            petition_id=data["petition_id"],
+            kind="urging",
+            recipient=f"unit:{data['unit_id']}",
+            context={
+                "stage_title": data["stage_title"],
+                "step_name": data.get("step_name") or data["step"],
+                "due_at": data["due_at"][:16].replace("T", " "),
+                "petition_id": data["petition_id"],
+            },
+        )
+
+    bus.subscribe(f"{CONSUMER}.on_deadline_stage", DEADLINE_STAGE_TYPES, on_deadline_stage)
     bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)
     bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 import deadline_scheduler.handlers
 import notify_gateway.handlers
 import routing_engine.handlers
+from deadline_scheduler.config import SchedulerSettings
+from deadline_scheduler.timer import start_timer
 from intake_api import handlers as intake_handlers
 from intake_api.attachments import AttachmentLimits
 from intake_api.config import IntakeSettings
@@ -80,10 +82,17 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
+        timer = (
+            start_timer(factory, app.state.calendar, SchedulerSettings().sweep_seconds)
+            if "scheduler" in services
+            else None
+        )
         log.info("xinfang serving %s on bus %s", ", ".join(services), bus.transport.name)
         try:
             yield
         finally:
+            if timer is not None:
+                timer.shutdown(wait=True)
             await bus.stop()
             engine.dispose()
 

@@ -236,6 +236,34 @@ def cmd_rules_rollback(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scheduler_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    """One sweep as of --now (default: now): exactly what the running scheduler
+    would issue at that instant; a second run issues nothing twice."""
+    from datetime import datetime
+
+    from deadline_scheduler.sweep import sweep
+    from shared.calendar import OfficialCalendar
+    from shared.timeutil import utcnow
+
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(
+                f"--now 须为 ISO-8601 时间，如 2026-12-15T09:00:00+08:00：{args.now!r}",
+                file=sys.stderr,
+            )
+            return 2
+        if now.tzinfo is None:
+            print("--now 须带时区，如 +08:00", file=sys.stderr)
+            return 2
+    else:
+        now = utcnow()
+    issued = sweep(_factory(settings), now=now, calendar=OfficialCalendar())
+    print(f"issued {issued} urging stages as of {now.isoformat()}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -321,6 +349,12 @@ def parser() -> argparse.ArgumentParser:
     rr = rsub.add_parser("rollback", help="re-activate the previously active version")
     rr.add_argument("--jurisdiction", default="990101000000")
     rr.set_defaults(func=cmd_rules_rollback)
+
+    sched = sub.add_parser("scheduler", help="the deadline scheduler")
+    ssub = sched.add_subparsers(dest="action", required=True)
+    sw = ssub.add_parser("sweep", help="run one deadline sweep as of an instant and exit")
+    sw.add_argument("--now", help="ISO-8601 with offset; default now")
+    sw.set_defaults(func=cmd_scheduler_sweep)
 
     keys = sub.add_parser("keys", help="personal-data keys")
     ksub2 = keys.add_subparsers(dest="action", required=True)

@@ -36,6 +36,9 @@ PETITION_EVALUATED = "cn.xinfang.petition.evaluated"
 REVIEW_REQUESTED = "cn.xinfang.petition.review_requested"
 IDENTITY_REKEYED = "cn.xinfang.petition.identity_rekeyed"
 PETITION_RETURNED = "cn.xinfang.petition.returned"
+# The urging ladder: one type per stage (deadline_scheduler.ladder).
+DEADLINE_STAGES = ("reminded", "urged", "supervised", "accountability")
+DEADLINE_STAGE_TYPES = tuple(f"cn.xinfang.deadline.{s}" for s in DEADLINE_STAGES)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from services.casework.models import CaseDeadline, CaseView, TimelineEntry
 from shared.bus import Bus
 from shared.events import (
     DEADLINE_OPENED,
+    DEADLINE_STAGE_TYPES,
+    DEADLINE_STAGES,
     IDENTITY_REKEYED,
     NOTICE_RECORDED,
     PETITION_RECEIVED,
@@ -164,7 +166,29 @@ def on_identity_rekeyed(session: Session, event: Envelope) -> None:
         case.phone_hashes = list(event.data.get("phone_hashes") or [])
 
 
+def on_deadline_stage(session: Session, event: Envelope) -> None:
+    data = event.data
+    row = session.scalar(
+        select(CaseDeadline).where(
+            CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
+        )
+    )
+    if row is not None and DEADLINE_STAGES.index(data["stage"]) >= (
+        DEADLINE_STAGES.index(row.state) if row.state in DEADLINE_STAGES else -1
+    ):
+        row.state = data["stage"]  # stages only move forward, whatever order they arrive in
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "urging",
+        f"{data['stage_title']}：{data.get('step_name') or data['step']}，期限 {data['due_at'][:16].replace('T', ' ')}",
+        {k: data[k] for k in ("step", "stage", "unit_id", "due_at")},
+    )
+
+
 def register(bus: Bus) -> None:
+    bus.subscribe(f"{CONSUMER}.on_deadline_stage", DEADLINE_STAGE_TYPES, on_deadline_stage)
     bus.subscribe(f"{CONSUMER}.on_identity_rekeyed", [IDENTITY_REKEYED], on_identity_rekeyed)
     bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)
     bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)

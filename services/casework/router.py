@@ -59,7 +59,9 @@ def get_worklist(
     session: SessionDep,
     who: Reader,
     unit_id: Annotated[str | None, Query(max_length=100, description="承办单位")] = None,
-    status: Annotated[Literal["received", "routed", "returned", "declined"] | None, Query(description="状态")] = None,
+    status: Annotated[
+        Literal["received", "routed", "returned", "declined"] | None, Query(description="状态")
+    ] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

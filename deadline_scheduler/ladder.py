@@ -1,0 +1,83 @@
+"""The urging ladder (分级限时催办): when each stage of an open step falls due. Pure.
+
+Each stage is a day relative to the deadline's last day, counted in working days,
+and fires at the start of that day (Asia/Shanghai). Stages are data: a policy may
+bring its own ladder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from shared.calendar import WorkCalendar
+from shared.timeutil import CHINA, to_china
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the deadline state once issued: reminded, urged, supervised, accountability
+    title: str
+    # Working days from the deadline's last day: -3 is three working days before,
+    # 0 the deadline day, +1 the first day overdue.
+    offset_working_days: int
+    to: str  # who is told, for the notify gateway
+
+
+DEFAULT_LADDER: tuple[Stage, ...] = (
+    Stage("reminded", "提醒（黄色）", -3, "handler"),
+    Stage("urged", "催办（橙色）", 0, "unit_and_head"),
+    Stage("supervised", "督办（红色）", 1, "superior_and_supervision"),
+    Stage("accountability", "追责问责建议", 5, "discipline"),
+)
+
+
+def shift_working_days(day: date, n: int, calendar: WorkCalendar) -> date:
+    """The working day `n` working days after (n > 0) or before (n < 0) `day`;
+    for n == 0, `day` itself."""
+    step = 1 if n > 0 else -1
+    left = abs(n)
+    while left:
+        day += timedelta(days=step)
+        if calendar.is_workday(day)[0]:
+            left -= 1
+    return day
+
+
+def stage_times(
+    due_at: datetime, ladder: tuple[Stage, ...], calendar: WorkCalendar
+) -> list[tuple[Stage, datetime]]:
+    """When each stage fires, in ladder order."""
+    last_day = to_china(due_at).date()
+    return [
+        (
+            stage,
+            datetime.combine(
+                shift_working_days(last_day, stage.offset_working_days, calendar),
+                time(0),
+                tzinfo=CHINA,
+            ),
+        )
+        for stage in ladder
+    ]
+
+
+def due_stages(
+    due_at: datetime,
+    issued: set[str],
+    now: datetime,
+    ladder: tuple[Stage, ...],
+    calendar: WorkCalendar,
+) -> tuple[list[Stage], datetime | None]:
+    """The stages to issue now (not yet issued, their time come), and when the next
+    one falls due (None when the ladder is done)."""
+    ready: list[Stage] = []
+    upcoming: datetime | None = None
+    for stage, at in stage_times(due_at, ladder, calendar):
+        if stage.name in issued:
+            continue
+        if at <= now:
+            ready.append(stage)
+        elif upcoming is None or at < upcoming:
+            upcoming = at
+    return ready, upcoming

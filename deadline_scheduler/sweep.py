@@ -1,0 +1,105 @@
+"""The sweep: issue every ladder stage whose time has come, each exactly once.
+
+A sweep claims due deadlines with `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL;
+SQLite serializes writers), records each stage and its event in the same
+transaction, and moves the deadline's `next_stage_at` on. Two sweeps racing never
+issue the same stage: they claim disjoint rows, and the unique (deadline, stage)
+pair is the backstop. Sweeping again at the same instant issues nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from deadline_scheduler.ladder import DEFAULT_LADDER, Stage, due_stages
+from deadline_scheduler.models import Deadline, DeadlineStage
+from shared.calendar import WorkCalendar
+from shared.db import transaction
+from shared.events import emit
+from shared.timeutil import iso_china
+
+log = logging.getLogger("xinfang.scheduler.sweep")
+SERVICE = "scheduler"
+CLOSED = ("met", "paused")
+
+
+def stage_event_type(stage: Stage) -> str:
+    return f"cn.xinfang.deadline.{stage.name}"
+
+
+def _sweep_batch(
+    session: Session, now: datetime, calendar: WorkCalendar, batch: int
+) -> tuple[int, int]:
+    rows = session.scalars(
+        select(Deadline)
+        .where(
+            Deadline.next_stage_at.is_not(None),
+            Deadline.next_stage_at <= now,
+            Deadline.state.notin_(CLOSED),
+        )
+        .order_by(Deadline.next_stage_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    issued = 0
+    for deadline in rows:
+        done = set(
+            session.scalars(
+                select(DeadlineStage.stage).where(DeadlineStage.deadline_id == deadline.id)
+            )
+        )
+        ready, upcoming = due_stages(deadline.due_at, done, now, DEFAULT_LADDER, calendar)
+        for stage in ready:
+            session.add(
+                DeadlineStage(
+                    deadline_id=deadline.id, stage=stage.name, issued_at=now, due_at=deadline.due_at
+                )
+            )
+            emit(
+                session,
+                type=stage_event_type(stage),
+                service=SERVICE,
+                subject=deadline.petition_id,
+                data={
+                    "petition_id": deadline.petition_id,
+                    "step": deadline.step,
+                    "step_name": deadline.basis.get("policy", deadline.step),
+                    "unit_id": deadline.unit_id,
+                    "stage": stage.name,
+                    "stage_title": stage.title,
+                    "to": stage.to,
+                    "due_at": iso_china(deadline.due_at),
+                    "issued_at": iso_china(now),
+                },
+            )
+            deadline.state = stage.name
+            issued += 1
+        deadline.next_stage_at = upcoming
+    return len(rows), issued
+
+
+def sweep(
+    factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, batch: int = 500
+) -> int:
+    """Issue what is due as of `now`; returns how many stages were issued."""
+    total = 0
+    conflicts = 0
+    while True:
+        try:
+            with transaction(factory) as session:
+                claimed, issued = _sweep_batch(session, now, calendar, batch)
+        except IntegrityError:
+            # Another sweep issued one of these stages first: its work stands; look again.
+            conflicts += 1
+            if conflicts > 10:
+                raise
+            log.warning("a concurrent sweep issued a stage first; retrying the batch")
+            continue
+        total += issued
+        if claimed < batch:
+            return total

@@ -1,0 +1,120 @@
+"""The urging ladder: each stage issued once per (petition, step, stage), however
+many sweeps run, and what it issues reaches the timeline and the unit's inbox."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from deadline_scheduler.ladder import DEFAULT_LADDER, shift_working_days, stage_times
+from deadline_scheduler.sweep import sweep
+from shared.calendar import OfficialCalendar
+from shared.db import make_engine, make_session_factory
+from tests.conftest import TEST_SECRET
+from tests.helpers import petition, wait_for
+from tests.services.conftest import Api
+
+CAL = OfficialCalendar()
+
+
+def test_stages_fall_on_working_days_around_the_deadline() -> None:
+    # 2026-10-08 (Thursday after National Day): 3 working days before skips the holiday
+    assert shift_working_days(date(2026, 10, 8), -3, CAL) == date(2026, 9, 28)
+    assert shift_working_days(date(2026, 10, 8), 0, CAL) == date(2026, 10, 8)
+    times = dict(
+        (s.name, t)
+        for s, t in stage_times(
+            datetime.fromisoformat("2026-12-14T23:59:59+08:00"), DEFAULT_LADDER, CAL
+        )
+    )
+    assert times["reminded"].date() == date(2026, 12, 9)
+    assert times["urged"].date() == date(2026, 12, 14)
+    assert times["supervised"].date() == date(2026, 12, 15)
+    assert times["accountability"].date() == date(2026, 12, 21)
+
+
+def opened(api: Api) -> tuple[str, datetime]:
+    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
+
+    def probe() -> dict[str, Any] | None:
+        rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
+        return rec if rec.get("deadlines") else None
+
+    rec = wait_for(probe)
+    return pid, datetime.fromisoformat(rec["deadlines"][0]["due_at"])
+
+
+def test_each_stage_once_and_told_to_the_unit(api: Api) -> None:
+    pid, due = opened(api)
+    at = {s.name: t for s, t in stage_times(due, DEFAULT_LADDER, CAL)}
+    engine = make_engine(api.url)
+    factory = make_session_factory(engine)
+    assert sweep(factory, now=at["reminded"] - timedelta(minutes=1), calendar=CAL) == 0
+    assert sweep(factory, now=at["reminded"], calendar=CAL) == 1
+    assert sweep(factory, now=at["reminded"], calendar=CAL) == 0  # again: nothing twice
+    # a sweep that missed days catches up, still once per stage
+    assert sweep(factory, now=at["supervised"] + timedelta(hours=1), calendar=CAL) == 2
+    assert sweep(factory, now=at["accountability"] + timedelta(days=30), calendar=CAL) == 1
+    assert sweep(factory, now=at["accountability"] + timedelta(days=60), calendar=CAL) == 0
+    engine.dispose()
+
+    def stages() -> list[str] | None:
+        items = api.client.get(f"/api/v1/petitions/{pid}/timeline", headers=api.registrar).json()
+        found = [i["detail"]["stage"] for i in items if i["kind"] == "urging"]
+        return found if len(found) == 4 else None
+
+    assert wait_for(stages) == ["reminded", "urged", "supervised", "accountability"]
+    rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
+    assert rec["deadlines"][0]["state"] == "accountability"
+    notices = api.client.get(
+        "/api/v1/notices", params={"petition_id": pid}, headers=api.registrar
+    ).json()
+    urging = [n for n in notices if n["kind"] == "urging"]
+    assert len(urging) == 4 and all(n["recipient"] == "unit:qinghe.petition_bureau" for n in urging)
+    assert any("督办" in n["subject"] for n in urging)
+
+
+def test_racing_sweeps_issue_each_stage_once(api: Api) -> None:
+    ids = [opened(api) for _ in range(3)]
+    late = max(d for _, d in ids) + timedelta(days=40)
+    engine = make_engine(api.url)
+    factory = make_session_factory(engine)
+    counts: list[int] = []
+
+    def run() -> None:
+        counts.append(sweep(factory, now=late, calendar=CAL, batch=1))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert sum(counts) == 3 * len(DEFAULT_LADDER)
+
+
+def test_the_cli_sweeps_as_of_an_instant(api: Api) -> None:
+    pid, due = opened(api)
+    xinfang = str(Path(sys.executable).with_name("xinfang"))
+    env = {**os.environ, "DATABASE_URL": api.url, "XINFANG_SECRET_KEY": TEST_SECRET}
+    when = (due + timedelta(days=1)).isoformat()
+    first = subprocess.run(
+        [xinfang, "scheduler", "sweep", "--now", when], env=env, capture_output=True, text=True
+    )
+    again = subprocess.run(
+        [xinfang, "scheduler", "sweep", "--now", when], env=env, capture_output=True, text=True
+    )
+    assert "issued 3 urging stages" in first.stdout, first.stderr
+    assert "issued 0 urging stages" in again.stdout
+    bad = subprocess.run(
+        [xinfang, "scheduler", "sweep", "--now", "tomorrow"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "ISO-8601" in bad.stderr
