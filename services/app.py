@@ -16,6 +16,7 @@ import deadline_scheduler.handlers
 import notify_gateway.handlers
 import routing_engine.handlers
 from deadline_scheduler.config import SchedulerSettings
+from deadline_scheduler.router import router as scheduler_router
 from deadline_scheduler.timer import start_timer
 from intake_api import handlers as intake_handlers
 from intake_api.attachments import AttachmentLimits
@@ -144,6 +145,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         app.include_router(routing_router)
     if "scheduler" in services:
         deadline_scheduler.handlers.register(bus, calendar=app.state.calendar)
+        app.include_router(scheduler_router)
     if "notify" in services:
         notify_gateway.handlers.register(bus)
         app.include_router(notify_router)

@@ -118,3 +118,33 @@ def test_the_cli_sweeps_as_of_an_instant(api: Api) -> None:
         text=True,
     )
     assert bad.returncode == 2 and "ISO-8601" in bad.stderr
+
+
+def test_supervisors_see_deadlines_by_state_and_unit(api: Api) -> None:
+    pid, due = opened(api)
+    engine = make_engine(api.url)
+    sweep(make_session_factory(engine), now=due + timedelta(days=2), calendar=CAL)
+    engine.dispose()
+    supervisor = api.auth("qinghe.petition_bureau", "supervisor")
+    rows = api.client.get(
+        "/api/v1/deadlines", params={"state": "supervised"}, headers=supervisor
+    ).json()
+    assert [(r["petition_id"], r["step"]) for r in rows] == [(pid, "forward")]
+    assert (
+        api.client.get("/api/v1/deadlines", params={"state": "open"}, headers=supervisor).json()
+        == []
+    )
+    mine = api.client.get(
+        "/api/v1/deadlines", params={"unit_id": "qinghe.petition_bureau"}, headers=supervisor
+    )
+    assert len(mine.json()) == 1
+    assert (
+        api.client.get(
+            "/api/v1/deadlines", params={"state": "lost"}, headers=supervisor
+        ).status_code
+        == 422
+    )
+    assert (
+        api.client.get("/api/v1/deadlines", headers=api.auth("qinghe.hrss", "handler")).status_code
+        == 403
+    )
