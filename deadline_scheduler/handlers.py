@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from deadline_scheduler.clock import WorkCalendar
 from deadline_scheduler.policies import FORWARD
 from deadline_scheduler.service import open_deadline
 from shared.bus import Bus
+from shared.calendar import CalendarCache
 from shared.events import PETITION_ROUTED, Envelope
 
 CONSUMER = "scheduler"
 
 
-def register(bus: Bus, *, calendar: WorkCalendar) -> None:
+def register(bus: Bus, *, calendars: CalendarCache) -> None:
     def on_petition_routed(session: Session, event: Envelope) -> None:
         data = event.data
         if data.get("round", 1) != 1:
@@ -27,7 +27,7 @@ def register(bus: Bus, *, calendar: WorkCalendar) -> None:
             policy=FORWARD,
             started_at=datetime.fromisoformat(data["received_at"]),
             unit_id=data.get("addressed_to"),
-            calendar=calendar,
+            calendar=calendars.get(session),
             event_id=event.id,
         )
 

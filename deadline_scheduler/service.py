@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from deadline_scheduler.clock import WorkCalendar, compute_due
 from deadline_scheduler.ladder import DEFAULT_LADDER, stage_times
-from deadline_scheduler.models import Deadline
+from deadline_scheduler.models import Deadline, DeadlineStage
 from deadline_scheduler.policies import StepPolicy
-from shared.events import DEADLINE_OPENED, emit
+from shared.events import DEADLINE_OPENED, DEADLINE_RECOMPUTED, emit
 from shared.timeutil import iso_china
 
 SERVICE = "scheduler"
@@ -70,3 +70,52 @@ def open_deadline(
         },
     )
     return deadline
+
+
+def recompute_open(session: Session, *, calendar: WorkCalendar) -> int:
+    """After a holiday schedule is loaded: work every open deadline out again, move
+    its next ladder stage, and announce each one that changed. Returns how many."""
+    changed = 0
+    for deadline in session.scalars(select(Deadline).where(Deadline.state != "met")):
+        basis = deadline.basis
+        due = compute_due(
+            datetime.fromisoformat(basis["start"]), basis["length"], basis["unit"], calendar
+        )
+        if due.due_at == deadline.due_at and due.provisional == deadline.provisional:
+            continue
+        deadline.due_at = due.due_at
+        deadline.provisional = due.provisional
+        deadline.basis = {
+            **due.basis,
+            "policy": basis.get("policy"),
+            "article": basis.get("article"),
+        }
+        issued = set(
+            session.scalars(
+                select(DeadlineStage.stage).where(DeadlineStage.deadline_id == deadline.id)
+            )
+        )
+        pending = [
+            at
+            for stage, at in stage_times(due.due_at, DEFAULT_LADDER, calendar)
+            if stage.name not in issued
+        ]
+        deadline.next_stage_at = min(pending) if pending else None
+        changed += 1
+        emit(
+            session,
+            type=DEADLINE_RECOMPUTED,
+            service=SERVICE,
+            subject=deadline.petition_id,
+            data={
+                "petition_id": deadline.petition_id,
+                "step": deadline.step,
+                "step_name": basis.get("policy") or deadline.step,
+                "unit_id": deadline.unit_id,
+                "due_at": iso_china(deadline.due_at),
+                "state": deadline.state,
+                "provisional": deadline.provisional,
+                "basis": deadline.basis,
+            },
+        )
+    return changed

@@ -10,17 +10,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from deadline_scheduler.sweep import sweep
-from shared.calendar import WorkCalendar
+from shared.calendar import CalendarCache
 from shared.timeutil import utcnow
 
 log = logging.getLogger("xinfang.scheduler")
 
 
 def start_timer(
-    factory: sessionmaker[Session], calendar: WorkCalendar, every_seconds: float
+    factory: sessionmaker[Session], calendars: CalendarCache, every_seconds: float
 ) -> BackgroundScheduler:
     def run() -> None:
         try:
+            with factory() as session:
+                calendar = calendars.get(session)
             issued = sweep(factory, now=utcnow(), calendar=calendar)
             if issued:
                 log.info("sweep issued %d urging stages", issued)

@@ -4,7 +4,7 @@ for the services one process runs. Nothing else reads the environment."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -30,7 +30,7 @@ from routing_engine.service import load_ruleset
 from services.casework import handlers as casework_handlers
 from services.casework.router import router as casework_router
 from shared.bus import Bus, make_transport
-from shared.calendar import OfficialCalendar
+from shared.calendar import CalendarCache, unknown_years
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.directory import DirectoryCache
@@ -40,6 +40,7 @@ from shared.limits import BodySizeLimit
 from shared.ratelimit import RateLimit, Window
 from shared.security import DataProtector
 from shared.storage import LocalStorage
+from shared.timeutil import to_china, utcnow
 from shared.web import health_router
 
 log = logging.getLogger("xinfang")
@@ -69,6 +70,24 @@ class Runtime:
     services: tuple[str, ...]
 
 
+def calendar_warnings(calendars: CalendarCache) -> Callable[[Session], list[str]]:
+    """Say loudly when next year's holidays are not known: deadlines running into it
+    are counted with weekends only (provisional)."""
+
+    def warn(session: Session) -> list[str]:
+        missing = unknown_years(calendars.get(session), to_china(utcnow()).date())
+        if missing:
+            log.warning(
+                "holiday schedule not loaded for %s; deadlines there are provisional", missing
+            )
+        return [
+            f"{year} 年节假日安排尚未载入（xinfang calendar load），跨入该年的期限暂按周末计算"
+            for year in missing
+        ]
+
+    return warn
+
+
 def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI:
     unknown = set(services) - set(SERVICES)
     if unknown:
@@ -84,7 +103,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         timer = (
-            start_timer(factory, app.state.calendar, SchedulerSettings().sweep_seconds)
+            start_timer(factory, app.state.calendars, SchedulerSettings().sweep_seconds)
             if "scheduler" in services
             else None
         )
@@ -119,8 +138,8 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     app.state.runtime = runtime
     app.state.factory = factory
     app.state.directory = directory
-    app.state.calendar = OfficialCalendar()
-    app.include_router(health_router(bus.ready))
+    app.state.calendars = CalendarCache()
+    app.include_router(health_router(bus.ready, warnings=calendar_warnings(app.state.calendars)))
 
     if "intake" in services or "casework" in services:
         app.state.protector = DataProtector(
@@ -144,7 +163,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         routing_engine.handlers.register(bus, ruleset=ruleset, directory=directory)
         app.include_router(routing_router)
     if "scheduler" in services:
-        deadline_scheduler.handlers.register(bus, calendar=app.state.calendar)
+        deadline_scheduler.handlers.register(bus, calendars=app.state.calendars)
         app.include_router(scheduler_router)
     if "notify" in services:
         notify_gateway.handlers.register(bus)

@@ -242,7 +242,7 @@ def cmd_scheduler_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from deadline_scheduler.sweep import sweep
-    from shared.calendar import OfficialCalendar
+    from shared.calendar import CalendarCache
     from shared.timeutil import utcnow
 
     if args.now:
@@ -259,8 +259,31 @@ def cmd_scheduler_sweep(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     else:
         now = utcnow()
-    issued = sweep(_factory(settings), now=now, calendar=OfficialCalendar())
+    factory = _factory(settings)
+    with factory() as session:
+        calendar = CalendarCache().get(session)
+    issued = sweep(factory, now=now, calendar=calendar)
     print(f"issued {issued} urging stages as of {now.isoformat()}")
+    return 0
+
+
+def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Load a year's official schedule; open deadlines are worked out again."""
+    from deadline_scheduler.service import recompute_open
+    from shared.calendar import CalendarCache, ScheduleFileError, load_schedule, parse_schedule
+    from shared.db import transaction
+
+    path = Path(args.file)
+    try:
+        year, days = parse_schedule(path.read_text(encoding="utf-8"))
+    except (OSError, ScheduleFileError) as exc:
+        print(f"未载入：{exc}", file=sys.stderr)
+        return 1
+    with transaction(_factory(settings)) as session:
+        load_schedule(session, year=year, days=days, source=str(path))
+        session.flush()
+        changed = recompute_open(session, calendar=CalendarCache().get(session))
+    print(f"loaded {year}: {len(days)} days; recomputed {changed} open deadlines")
     return 0
 
 
@@ -349,6 +372,12 @@ def parser() -> argparse.ArgumentParser:
     rr = rsub.add_parser("rollback", help="re-activate the previously active version")
     rr.add_argument("--jurisdiction", default="990101000000")
     rr.set_defaults(func=cmd_rules_rollback)
+
+    cal = sub.add_parser("calendar", help="the official holiday schedule")
+    csub = cal.add_subparsers(dest="action", required=True)
+    cl = csub.add_parser("load", help="load a year's holidays and make-up working days")
+    cl.add_argument("file")
+    cl.set_defaults(func=cmd_calendar_load)
 
     sched = sub.add_parser("scheduler", help="the deadline scheduler")
     ssub = sched.add_subparsers(dest="action", required=True)

@@ -9,6 +9,7 @@ import notify_gateway.models  # noqa: F401
 import routing_engine.models  # noqa: F401
 import services.casework.models  # noqa: F401
 import shared.audit  # noqa: F401
+import shared.calendar  # noqa: F401
 import shared.directory  # noqa: F401
 import shared.events  # noqa: F401
 import shared.idempotency  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -76,8 +77,11 @@ def require_staff(*roles: str, allow_system: bool = False) -> Callable[[Request]
     return dependency
 
 
-def health_router(check_bus: Callable[[], Any]) -> APIRouter:
-    """`/healthz` (the process answers) and `/readyz` (database and bus reachable)."""
+def health_router(
+    check_bus: Callable[[], Any], warnings: Callable[[Session], list[str]] | None = None
+) -> APIRouter:
+    """`/healthz` (the process answers) and `/readyz` (database and bus reachable, and
+    what an operator must act on soon, such as a holiday schedule not yet loaded)."""
     router = APIRouter(tags=["运行状态"])
 
     @router.get("/healthz", summary="进程存活检查")
@@ -87,16 +91,16 @@ def health_router(check_bus: Callable[[], Any]) -> APIRouter:
     @router.get("/readyz", summary="就绪检查：数据库与消息总线可达")
     async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
+        notes: list[str] = []
         try:
             factory = session_factory(request)
 
-            def ping() -> None:
+            def ping() -> list[str]:
                 with factory() as session:
                     session.execute(text("SELECT 1"))
+                    return warnings(session) if warnings else []
 
-            import asyncio
-
-            await asyncio.to_thread(ping)
+            notes = await asyncio.to_thread(ping)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -106,7 +110,7 @@ def health_router(check_bus: Callable[[], Any]) -> APIRouter:
             checks["bus"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
+            {"status": "ready" if ready else "not ready", "checks": checks, "warnings": notes},
             status_code=200 if ready else 503,
         )
 

@@ -12,6 +12,7 @@ from services.casework.models import CaseDeadline, CaseView, TimelineEntry
 from shared.bus import Bus
 from shared.events import (
     DEADLINE_OPENED,
+    DEADLINE_RECOMPUTED,
     DEADLINE_STAGE_TYPES,
     DEADLINE_STAGES,
     IDENTITY_REKEYED,
@@ -119,30 +120,47 @@ def on_petition_routed(session: Session, event: Envelope) -> None:
     _timeline(session, event, data["petition_id"], "routed", summary, {"routing": routing})
 
 
-def on_deadline_opened(session: Session, event: Envelope) -> None:
-    data = event.data
+def _project_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline:
     row = session.scalar(
         select(CaseDeadline).where(
             CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
         )
     )
-    due_at = datetime.fromisoformat(data["due_at"])
     if row is None:
-        row = CaseDeadline(petition_id=data["petition_id"], step=data["step"])
+        row = CaseDeadline(petition_id=data["petition_id"], step=data["step"], state=data["state"])
         session.add(row)
     row.step_name = data.get("step_name") or data["step"]
     row.unit_id = data.get("unit_id")
-    row.due_at = due_at
-    row.state = data["state"]
+    row.due_at = datetime.fromisoformat(data["due_at"])
     row.provisional = bool(data.get("provisional"))
     row.basis = data.get("basis") or {}
+    return row
+
+
+def on_deadline_opened(session: Session, event: Envelope) -> None:
+    data = event.data
+    row = _project_deadline(session, data)
+    row.state = data["state"]
     note = "（节假日安排未公布，暂按周末计算）" if row.provisional else ""
     _timeline(
         session,
         event,
         data["petition_id"],
         "deadline",
-        f"开始计时：{row.step_name}，期限至 {to_china(due_at):%Y-%m-%d %H:%M}{note}",
+        f"开始计时：{row.step_name}，期限至 {to_china(row.due_at):%Y-%m-%d %H:%M}{note}",
+        {"step": data["step"], "due_at": data["due_at"], "basis": row.basis},
+    )
+
+
+def on_deadline_recomputed(session: Session, event: Envelope) -> None:
+    data = event.data
+    row = _project_deadline(session, data)
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "deadline",
+        f"节假日安排更新，重新计算期限：{row.step_name}，期限至 {to_china(row.due_at):%Y-%m-%d %H:%M}",
         {"step": data["step"], "due_at": data["due_at"], "basis": row.basis},
     )
 
@@ -188,6 +206,9 @@ def on_deadline_stage(session: Session, event: Envelope) -> None:
 
 
 def register(bus: Bus) -> None:
+    bus.subscribe(
+        f"{CONSUMER}.on_deadline_recomputed", [DEADLINE_RECOMPUTED], on_deadline_recomputed
+    )
     bus.subscribe(f"{CONSUMER}.on_deadline_stage", DEADLINE_STAGE_TYPES, on_deadline_stage)
     bus.subscribe(f"{CONSUMER}.on_identity_rekeyed", [IDENTITY_REKEYED], on_identity_rekeyed)
     bus.subscribe(f"{CONSUMER}.on_petition_received", [PETITION_RECEIVED], on_petition_received)

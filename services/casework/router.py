@@ -134,7 +134,9 @@ def post_review_request(
     ],
 ) -> Accepted:
     case = find_case(session, request.app.state.protector, query_code, phone)
-    closes = request_review(session, case=case, body=body, calendar=request.app.state.calendar)
+    closes = request_review(
+        session, case=case, body=body, calendar=request.app.state.calendars.get(session)
+    )
     session.commit()
     return Accepted(status="accepted", window_closes_at=closes)
 
@@ -179,7 +181,7 @@ def post_return(
         who=who,
         reason=body.reason,
         directory=directory,
-        calendar=request.app.state.calendar,
+        calendar=request.app.state.calendars.get(session),
     )
     session.commit()
     return Accepted(status="returned", window_closes_at=closes)
