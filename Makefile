@@ -20,6 +20,7 @@ run: install
 	$(BIN)/xinfang init
 	$(BIN)/xinfang migrate
 	$(BIN)/xinfang directory load --if-empty $(DEMO)
+	$(BIN)/xinfang policy load --if-empty shared/demo/qinghe_time_limits.json
 	$(BIN)/xinfang serve
 
 test: install
@@ -27,13 +28,14 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.routing
+	$(BIN)/python -m bench.sweep
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared routing_engine/facts.py routing_engine/rules deadline_scheduler/clock.py notify_gateway/templates.py
+	$(BIN)/mypy shared routing_engine/facts.py routing_engine/rules deadline_scheduler/clock.py deadline_scheduler/ladder.py deadline_scheduler/recipients.py deadline_scheduler/policies.py services/casework/lifecycle.py notify_gateway/templates.py notify_gateway/channels
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,34 +1,171 @@
-"""The scheduler's event consumers: steps that start a clock open a deadline."""
+"""The scheduler's event consumers: the steps of a petition start, stop, restart,
+extend and end its clocks, as the policies (`policies.py`) say."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deadline_scheduler.policies import FORWARD
-from deadline_scheduler.service import open_deadline
+from deadline_scheduler.models import PetitionLeader
+from deadline_scheduler.policies import DEFAULT_POLICIES, load_overrides, policy_for
+from deadline_scheduler.service import (
+    close_steps,
+    extend_step,
+    open_deadline,
+    pause_open,
+    resume_open,
+)
 from shared.bus import Bus
 from shared.calendar import CalendarCache
-from shared.events import PETITION_ROUTED, Envelope
+from shared.directory import Directory, DirectoryCache
+from shared.events import (
+    LEADER_ASSIGNED,
+    PETITION_ACCEPTED,
+    PETITION_DECLINED,
+    PETITION_EXTENDED,
+    PETITION_PAUSED,
+    PETITION_RE_EXAMINED,
+    PETITION_REPLIED,
+    PETITION_RESUMED,
+    PETITION_RETURNED,
+    PETITION_REVIEWED,
+    PETITION_ROUTED,
+    REVIEW_REQUESTED,
+    Envelope,
+)
 
 CONSUMER = "scheduler"
+STEP_EVENTS = [
+    PETITION_ROUTED,
+    PETITION_ACCEPTED,
+    PETITION_DECLINED,
+    PETITION_RETURNED,
+    PETITION_EXTENDED,
+    PETITION_PAUSED,
+    PETITION_RESUMED,
+    PETITION_REPLIED,
+    REVIEW_REQUESTED,
+    PETITION_REVIEWED,
+    PETITION_RE_EXAMINED,
+]
 
 
-def register(bus: Bus, *, calendars: CalendarCache) -> None:
-    def on_petition_routed(session: Session, event: Envelope) -> None:
+@dataclass(frozen=True)
+class Start:
+    started_at: datetime
+    unit_id: str | None
+    step_key: str
+
+
+def start_of(step: str, event: Envelope) -> Start | None:
+    """Whether `event` starts the step's clock, and from when, for which unit."""
+    data = event.data
+    if event.type == PETITION_ROUTED:
+        routing = data["routing"]
+        round_ = data.get("round", 1)
+        if routing["decision"] == "decline":
+            return None  # declining a repeat is itself the answer; no step is open
+        received = datetime.fromisoformat(data["received_at"])
+        if step == "forward":
+            # Registration → forwarding runs from receipt (art. 22), once.
+            return Start(received, data.get("addressed_to"), step) if round_ == 1 else None
+        if step == "accept":
+            # The unit has 15 days from receiving it; a unit designated after a
+            # return gets its own clock.
+            key = step if round_ == 1 else f"{step}#{round_}"
+            return Start(event.time, routing.get("lead_unit"), key)
+        if step == "collective_response":
+            collective = "collective" in (routing.get("flags") or [])
+            return Start(received, routing.get("lead_unit"), step) if collective else None
+        return None
+    if event.type == PETITION_ACCEPTED and step == "handle":
+        return Start(event.time, data.get("unit_id"), step)
+    if event.type == REVIEW_REQUESTED:
+        if step == "review" and data.get("kind") == "review":
+            return Start(event.time, data.get("review_unit"), step)
+        if step == "re_examination" and data.get("kind") == "re_examination":
+            return Start(event.time, data.get("re_examination_unit"), step)
+    return None
+
+
+def _level(directory: Directory, unit_id: str | None) -> str | None:
+    unit = directory.units.get(unit_id or "")
+    return unit.level if unit else None
+
+
+def register(bus: Bus, *, calendars: CalendarCache, directories: DirectoryCache) -> None:
+    def on_step(session: Session, event: Envelope) -> None:
         data = event.data
-        if data.get("round", 1) != 1:
-            return  # routing again does not restart the forwarding clock
-        # The forwarding period runs from registration (receipt), art. 22.
-        open_deadline(
-            session,
-            petition_id=data["petition_id"],
-            policy=FORWARD,
-            started_at=datetime.fromisoformat(data["received_at"]),
-            unit_id=data.get("addressed_to"),
-            calendar=calendars.get(session),
-            event_id=event.id,
-        )
+        petition_id = data["petition_id"]
+        if event.type in (PETITION_PAUSED, PETITION_RESUMED, PETITION_EXTENDED):
+            change_clock(session, event)
+            return
+        ended = tuple(p.step for p in DEFAULT_POLICIES.values() if event.type in p.ends_on)
+        starting = [
+            (p.step, s)
+            for p in DEFAULT_POLICIES.values()
+            if p.starts_on == event.type and (s := start_of(p.step, event)) is not None
+        ]
+        if starting:
+            open_steps(session, event, starting)
+        # After opening: routing both opens the forwarding clock and meets it.
+        if ended:
+            close_steps(session, petition_id=petition_id, steps=ended, at=event.time)
 
-    bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)
+    def change_clock(session: Session, event: Envelope) -> None:
+        """A pause stops every open clock; its end and an extension move them on."""
+        data, petition_id = event.data, event.data["petition_id"]
+        if event.type == PETITION_PAUSED:
+            pause_open(session, petition_id=petition_id, at=event.time, kind=data.get("kind", ""))
+            return
+        calendar, overrides = calendars.get(session), load_overrides(session)
+        if event.type == PETITION_RESUMED:
+            resume_open(
+                session,
+                petition_id=petition_id,
+                at=event.time,
+                calendar=calendar,
+                overrides=overrides,
+            )
+        else:
+            extend_step(
+                session,
+                petition_id=petition_id,
+                step="handle",
+                days=int(data["days"]),
+                calendar=calendar,
+                overrides=overrides,
+            )
+
+    def open_steps(session: Session, event: Envelope, starting: list[tuple[str, Start]]) -> None:
+        directory, calendar = directories.get(session), calendars.get(session)
+        overrides = load_overrides(session)
+        for step, start in starting:
+            level = _level(directory, start.unit_id)
+            open_deadline(
+                session,
+                petition_id=event.data["petition_id"],
+                policy=policy_for(step, level, overrides),
+                started_at=start.started_at,
+                unit_id=start.unit_id,
+                level=level,
+                calendar=calendar,
+                event_id=event.id,
+                step_key=start.step_key,
+            )
+
+    def on_leader_assigned(session: Session, event: Envelope) -> None:
+        petition_id, unit_id = event.data["petition_id"], event.data["leader_unit"]
+        known = session.scalar(
+            select(PetitionLeader.id).where(
+                PetitionLeader.petition_id == petition_id, PetitionLeader.unit_id == unit_id
+            )
+        )
+        if known is None:
+            session.add(PetitionLeader(petition_id=petition_id, unit_id=unit_id))
+
+    bus.subscribe(f"{CONSUMER}.on_step", STEP_EVENTS, on_step)
+    bus.subscribe(f"{CONSUMER}.on_leader_assigned", [LEADER_ASSIGNED], on_leader_assigned)

@@ -1,8 +1,8 @@
 """The urging ladder (分级限时催办): when each stage of an open step falls due. Pure.
 
 Each stage is a day relative to the deadline's last day, counted in working days,
-and fires at the start of that day (Asia/Shanghai). Stages are data: a policy may
-bring its own ladder.
+and fires at the start of that day (Asia/Shanghai); a collective visit's ladder is in
+hours from the due time. Stages are data: each policy names its ladder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ class Stage:
     # Working days from the deadline's last day: -3 is three working days before,
     # 0 the deadline day, +1 the first day overdue.
     offset_working_days: int
-    to: str  # who is told, for the notify gateway
+    to: str  # who is told: see deadline_scheduler.recipients
+    # A ladder in hours: hours from the due time instead of working days.
+    offset_hours: int | None = None
 
 
 DEFAULT_LADDER: tuple[Stage, ...] = (
@@ -30,6 +32,14 @@ DEFAULT_LADDER: tuple[Stage, ...] = (
     Stage("supervised", "督办（红色）", 1, "superior_and_supervision"),
     Stage("accountability", "追责问责建议", 5, "discipline"),
 )
+# A collective visit cannot wait days: the same stages, hours apart.
+COLLECTIVE_LADDER: tuple[Stage, ...] = (
+    Stage("reminded", "提醒（黄色）", 0, "handler", offset_hours=-4),
+    Stage("urged", "催办（橙色）", 0, "unit_and_head", offset_hours=0),
+    Stage("supervised", "督办（红色）", 0, "superior_and_supervision", offset_hours=2),
+    Stage("accountability", "追责问责建议", 0, "discipline", offset_hours=24),
+)
+LADDERS: dict[str, tuple[Stage, ...]] = {"default": DEFAULT_LADDER, "collective": COLLECTIVE_LADDER}
 
 
 def shift_working_days(day: date, n: int, calendar: WorkCalendar) -> date:
@@ -52,7 +62,9 @@ def stage_times(
     return [
         (
             stage,
-            datetime.combine(
+            to_china(due_at) + timedelta(hours=stage.offset_hours)
+            if stage.offset_hours is not None
+            else datetime.combine(
                 shift_working_days(last_day, stage.offset_working_days, calendar),
                 time(0),
                 tzinfo=CHINA,
@@ -60,6 +72,16 @@ def stage_times(
         )
         for stage in ladder
     ]
+
+
+def next_stage_at(
+    due_at: datetime, issued: set[str], ladder: tuple[Stage, ...], calendar: WorkCalendar
+) -> datetime | None:
+    """When the first stage not yet issued falls due; None when the ladder is done."""
+    pending = [
+        at for stage, at in stage_times(due_at, ladder, calendar) if stage.name not in issued
+    ]
+    return min(pending) if pending else None
 
 
 def due_stages(

@@ -1,4 +1,5 @@
-"""The scheduler's table: one deadline per (petition, step)."""
+"""The scheduler's tables: one deadline per (petition, step), the stages issued, the
+county's own time limits and the leaders in charge of a petition."""
 
 from __future__ import annotations
 
@@ -60,3 +61,32 @@ class DeadlineStage(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("deadline_id", "stage"),)
+
+
+class TimeLimit(Base):
+    """A county's own length for a step, for units of one level ("" = every level)."""
+
+    __tablename__ = "time_limit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    step: Mapped[str] = mapped_column(String(30))
+    level: Mapped[str] = mapped_column(String(20), default="")
+    length: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(20))
+    ladder: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    source: Mapped[str] = mapped_column(String(500))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("step", "level"),)
+
+
+class PetitionLeader(Base):
+    """A leader's unit in charge of a petition (包案): told of its stages from urging on."""
+
+    __tablename__ = "petition_leader"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[str] = mapped_column(String(36), index=True)
+    unit_id: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("petition_id", "unit_id"),)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from deadline_scheduler.models import Deadline
+from deadline_scheduler.policies import (
+    TimeLimitsIn,
+    describe,
+    load_overrides,
+    time_limit_faults,
+)
+from deadline_scheduler.service import apply_time_limits
+from shared.errors import FieldError, validation_problem
 from shared.security import Principal
 from shared.timeutil import to_china, utcnow
 from shared.web import SessionDep, require_staff
@@ -59,3 +67,57 @@ def list_deadlines(
         )
         for d in session.scalars(query.offset(offset).limit(limit))
     ]
+
+
+class TimeLimitsChanged(BaseModel):
+    time_limits: list[dict[str, Any]]
+    recomputed: int = Field(description="重新计算的未结期限数")
+
+
+@router.get("/time-limits", summary="各环节办理时限：条例默认值和本地按层级的时限")
+def get_time_limits(
+    session: SessionDep, _: Annotated[Principal, Depends(require_staff())]
+) -> list[dict[str, Any]]:
+    return describe(load_overrides(session))
+
+
+@router.put(
+    "/time-limits",
+    response_model=TimeLimitsChanged,
+    summary="替换本地办理时限（管理员）；未结期限随即重新计算",
+)
+def put_time_limits(
+    request: Request,
+    session: SessionDep,
+    who: Annotated[Principal, Depends(require_staff("admin"))],
+    body: Annotated[
+        TimeLimitsIn,
+        Body(
+            openapi_examples={
+                "清河县": {
+                    "value": {
+                        "time_limits": [
+                            {
+                                "step": "handle",
+                                "level": "village",
+                                "length": 5,
+                                "unit": "working_days",
+                            }
+                        ]
+                    }
+                }
+            }
+        ),
+    ],
+) -> TimeLimitsChanged:
+    faults = time_limit_faults(body)
+    if faults:
+        raise validation_problem([FieldError(f, m) for f, m in faults])
+    changed = apply_time_limits(
+        session,
+        limits=body,
+        source=f"api:{who.label}",
+        calendar=request.app.state.calendars.get(session),
+    )
+    session.commit()
+    return TimeLimitsChanged(time_limits=describe(load_overrides(session)), recomputed=changed)

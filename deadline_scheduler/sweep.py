@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from deadline_scheduler.ladder import DEFAULT_LADDER, Stage, due_stages
-from deadline_scheduler.models import Deadline, DeadlineStage
+from deadline_scheduler.ladder import LADDERS, Stage, due_stages
+from deadline_scheduler.models import Deadline, DeadlineStage, PetitionLeader
+from deadline_scheduler.recipients import recipients
 from shared.calendar import WorkCalendar
 from shared.db import transaction
+from shared.directory import Directory, load_snapshot
 from shared.events import emit
 from shared.timeutil import iso_china
 
@@ -33,7 +35,7 @@ def stage_event_type(stage: Stage) -> str:
 
 
 def _sweep_batch(
-    session: Session, now: datetime, calendar: WorkCalendar, batch: int
+    session: Session, now: datetime, calendar: WorkCalendar, directory: Directory, batch: int
 ) -> tuple[int, int]:
     rows = session.scalars(
         select(Deadline)
@@ -53,7 +55,17 @@ def _sweep_batch(
                 select(DeadlineStage.stage).where(DeadlineStage.deadline_id == deadline.id)
             )
         )
-        ready, upcoming = due_stages(deadline.due_at, done, now, DEFAULT_LADDER, calendar)
+        ladder = LADDERS[deadline.basis.get("ladder") or "default"]
+        ready, upcoming = due_stages(deadline.due_at, done, now, ladder, calendar)
+        leaders: list[str] = []
+        if ready:
+            leaders = list(
+                session.scalars(
+                    select(PetitionLeader.unit_id).where(
+                        PetitionLeader.petition_id == deadline.petition_id
+                    )
+                )
+            )
         for stage in ready:
             session.add(
                 DeadlineStage(
@@ -73,6 +85,10 @@ def _sweep_batch(
                     "stage": stage.name,
                     "stage_title": stage.title,
                     "to": stage.to,
+                    "recipients": [
+                        {"unit_id": r.unit_id, "role": r.role, "address": r.address}
+                        for r in recipients(stage.to, deadline.unit_id, directory, leaders)
+                    ],
                     "due_at": iso_china(deadline.due_at),
                     "issued_at": iso_china(now),
                 },
@@ -84,15 +100,23 @@ def _sweep_batch(
 
 
 def sweep(
-    factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, batch: int = 500
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    directory: Directory | None = None,
+    batch: int = 500,
 ) -> int:
     """Issue what is due as of `now`; returns how many stages were issued."""
+    if directory is None:
+        with factory() as session:
+            directory = load_snapshot(session)
     total = 0
     conflicts = 0
     while True:
         try:
             with transaction(factory) as session:
-                claimed, issued = _sweep_batch(session, now, calendar, batch)
+                claimed, issued = _sweep_batch(session, now, calendar, directory, batch)
         except IntegrityError:
             # Another sweep issued one of these stages first: its work stands; look again.
             conflicts += 1

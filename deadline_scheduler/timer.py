@@ -11,19 +11,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deadline_scheduler.sweep import sweep
 from shared.calendar import CalendarCache
+from shared.directory import DirectoryCache
 from shared.timeutil import utcnow
 
 log = logging.getLogger("xinfang.scheduler")
 
 
 def start_timer(
-    factory: sessionmaker[Session], calendars: CalendarCache, every_seconds: float
+    factory: sessionmaker[Session],
+    calendars: CalendarCache,
+    directories: DirectoryCache,
+    every_seconds: float,
 ) -> BackgroundScheduler:
     def run() -> None:
         try:
             with factory() as session:
-                calendar = calendars.get(session)
-            issued = sweep(factory, now=utcnow(), calendar=calendar)
+                calendar, directory = calendars.get(session), directories.get(session)
+            issued = sweep(factory, now=utcnow(), calendar=calendar, directory=directory)
             if issued:
                 log.info("sweep issued %d urging stages", issued)
         except Exception:  # the next tick tries again; a failed sweep committed nothing

@@ -77,3 +77,13 @@ class RulesetAudit(Base):
     actor: Mapped[str] = mapped_column(String(150))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FinalizedMatter(Base):
+    """A petition closed after re-examination (三级终结, art. 36): the same matter raised
+    again is declined as finalized, with a pointer to it."""
+
+    __tablename__ = "finalized_matter"
+
+    petition_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    finalized_at: Mapped[datetime] = mapped_column(UTCDateTime())

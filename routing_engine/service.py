@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from routing_engine.facts import RoutingContext, compute_facts
-from routing_engine.models import RoutingDecision
+from routing_engine.models import FinalizedMatter, RoutingDecision
 from routing_engine.rules.engine import Decision, Ruleset, decide
 from routing_engine.versions import ruleset_for
 from shared.directory import Directory
@@ -26,8 +26,8 @@ def load_ruleset(path: Path) -> Ruleset:
 
 def routing_context(session: Session, petition: dict[str, Any]) -> RoutingContext:
     """What routing knows beyond the petition: where the earlier case of a repeat stands
-    (routed and not closed is in progress; closing — 三级终结 — comes with the casework
-    steps) and which units returned this petition."""
+    (routed and not finalized is in progress; finalized after re-examination, 三级终结)
+    and which units returned this petition."""
     earlier = petition.get("repeat_of")
     decision = (
         session.scalars(
@@ -39,8 +39,14 @@ def routing_context(session: Session, petition: dict[str, Any]) -> RoutingContex
         if earlier
         else None
     )
+    if decision is None:
+        state = ""
+    elif session.get(FinalizedMatter, earlier) is not None:
+        state = "finalized"
+    else:
+        state = "in_progress"
     return RoutingContext(
-        repeat_state="in_progress" if decision is not None else "",
+        repeat_state=state,
         repeat_lead_unit=(decision.lead_unit or "") if decision is not None else "",
         repeat_query_code=str(decision.facts.get("query_code") or "") if decision else "",
     )

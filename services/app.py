@@ -103,7 +103,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         timer = (
-            start_timer(factory, app.state.calendars, SchedulerSettings().sweep_seconds)
+            start_timer(factory, app.state.calendars, directory, SchedulerSettings().sweep_seconds)
             if "scheduler" in services
             else None
         )
@@ -163,10 +163,12 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         routing_engine.handlers.register(bus, ruleset=ruleset, directory=directory)
         app.include_router(routing_router)
     if "scheduler" in services:
-        deadline_scheduler.handlers.register(bus, calendars=app.state.calendars)
+        deadline_scheduler.handlers.register(
+            bus, calendars=app.state.calendars, directories=directory
+        )
         app.include_router(scheduler_router)
     if "notify" in services:
-        notify_gateway.handlers.register(bus)
+        notify_gateway.handlers.register(bus, directories=directory)
         app.include_router(notify_router)
     if "casework" in services:
         casework_handlers.register(bus)

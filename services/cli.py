@@ -70,6 +70,36 @@ def cmd_directory_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Load the county's own time limits; open deadlines are worked out again."""
+    from sqlalchemy import select
+
+    from deadline_scheduler.models import TimeLimit
+    from deadline_scheduler.policies import TimeLimitsFileError, read_time_limits_file
+    from deadline_scheduler.service import apply_time_limits
+    from shared.calendar import CalendarCache
+    from shared.db import transaction
+
+    path = Path(args.file)
+    try:
+        limits = read_time_limits_file(path)
+    except OSError as exc:
+        print(f"时限文件无法读取：{path}：{exc.strerror}", file=sys.stderr)
+        return 2
+    except TimeLimitsFileError as exc:
+        print(f"时限文件有误，未载入任何内容：{exc}", file=sys.stderr)
+        return 1
+    with transaction(_factory(settings)) as session:
+        if args.if_empty and session.scalar(select(TimeLimit.id).limit(1)) is not None:
+            print("time limits already loaded; nothing to do")
+            return 0
+        changed = apply_time_limits(
+            session, limits=limits, source=str(path), calendar=CalendarCache().get(session)
+        )
+    print(f"loaded {len(limits.time_limits)} time limits; recomputed {changed} open deadlines")
+    return 0
+
+
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     from shared.db import transaction
     from shared.directory import Unit
@@ -331,6 +361,13 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("file")
     dl.add_argument("--if-empty", action="store_true", help="only when no division is loaded yet")
     dl.set_defaults(func=cmd_directory_load)
+
+    pol = sub.add_parser("policy", help="the county's own time limits")
+    psub = pol.add_subparsers(dest="action", required=True)
+    pl = psub.add_parser("load", help="replace the time limits from a file (see shared/demo)")
+    pl.add_argument("file")
+    pl.add_argument("--if-empty", action="store_true", help="only when none are loaded yet")
+    pl.set_defaults(func=cmd_policy_load)
 
     t = sub.add_parser("token", help="staff bearer tokens")
     tsub = t.add_subparsers(dest="action", required=True)

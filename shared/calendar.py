@@ -12,7 +12,7 @@ provisional. The loaded schedules are tables (`calendar_day`, `calendar_year`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
@@ -59,13 +59,22 @@ class PeriodEnd:
     last_day: date
     skipped: tuple[date, ...]
     provisional: bool
+    paused: tuple[date, ...] = ()
 
 
-def period_end(start_day: date, length: int, unit: PeriodUnit, calendar: WorkCalendar) -> PeriodEnd:
-    """The last day of a period of `length` days that starts on `start_day`."""
+def period_end(
+    start_day: date,
+    length: int,
+    unit: PeriodUnit,
+    calendar: WorkCalendar,
+    paused: Collection[date] = (),
+) -> PeriodEnd:
+    """The last day of a period of `length` days that starts on `start_day`. Days in
+    `paused` (a hearing, waiting for material) are not counted."""
     if length < 0:
         raise ValueError("a period cannot be negative")
     skipped: list[date] = []
+    not_counted: list[date] = []
     provisional = False
 
     def workday(day: date) -> bool:
@@ -75,20 +84,21 @@ def period_end(start_day: date, length: int, unit: PeriodUnit, calendar: WorkCal
         return ok
 
     day = start_day
-    if unit == "working_days":
-        counted = 0
-        while counted < length:
-            day += timedelta(days=1)
-            if workday(day):
-                counted += 1
-            else:
-                skipped.append(day)
-    else:
-        day = start_day + timedelta(days=length)
-        while not workday(day):
+    counted = 0
+    while counted < length:
+        day += timedelta(days=1)
+        if day in paused:
+            not_counted.append(day)
+        elif unit == "calendar_days" or workday(day):
+            counted += 1
+        else:
             skipped.append(day)
-            day += timedelta(days=1)
-    return PeriodEnd(day, tuple(skipped), provisional)
+    # A period whose last day is not a working day ends on the next working day (for a
+    # period in working days the last day already is one).
+    while not workday(day):
+        skipped.append(day)
+        day += timedelta(days=1)
+    return PeriodEnd(day, tuple(skipped), provisional, tuple(not_counted))
 
 
 # --- the schedule as data ------------------------------------------------------------

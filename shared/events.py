@@ -37,6 +37,19 @@ PETITION_EVALUATED = "cn.xinfang.petition.evaluated"
 REVIEW_REQUESTED = "cn.xinfang.petition.review_requested"
 IDENTITY_REKEYED = "cn.xinfang.petition.identity_rekeyed"
 PETITION_RETURNED = "cn.xinfang.petition.returned"
+# The handling unit's steps (services.casework.lifecycle), one type per step.
+PETITION_ACCEPTED = "cn.xinfang.petition.accepted"
+PETITION_DECLINED = "cn.xinfang.petition.declined"
+PETITION_EXTENDED = "cn.xinfang.petition.extended"
+PETITION_PAUSED = "cn.xinfang.petition.paused"
+PETITION_RESUMED = "cn.xinfang.petition.resumed"
+PETITION_REPLIED = "cn.xinfang.petition.replied"
+PETITION_REVIEWED = "cn.xinfang.petition.reviewed"
+PETITION_RE_EXAMINED = "cn.xinfang.petition.re_examined"
+PETITION_FINALIZED = "cn.xinfang.petition.finalized"
+PETITION_NOTED = "cn.xinfang.petition.noted"
+LEADER_ASSIGNED = "cn.xinfang.petition.leader_assigned"
+POLICY_CHANGED = "cn.xinfang.policy.changed"
 # The urging ladder: one type per stage (deadline_scheduler.ladder).
 DEADLINE_STAGES = ("reminded", "urged", "supervised", "accountability")
 DEADLINE_STAGE_TYPES = tuple(f"cn.xinfang.deadline.{s}" for s in DEADLINE_STAGES)

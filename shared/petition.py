@@ -27,6 +27,9 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 MAX_CONTENT_CHARS = 10_000
 
+# The outcome of a written reply or opinion (DOMAIN.md, "Outcomes and measures").
+OUTCOME_NAMES = {"supported": "支持", "partly_supported": "部分支持", "not_supported": "不支持"}
+
 
 def today_in_china() -> date:
     return datetime.now(CHINA).date()

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILE = ROOT / "shared" / "demo" / "qinghe_county.json"
+TIME_LIMITS_FILE = ROOT / "shared" / "demo" / "qinghe_time_limits.json"
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -108,12 +109,15 @@ def bus_prefix() -> str:
 
 
 def load_demo(url: str) -> None:
+    from deadline_scheduler.policies import read_time_limits_file, store_time_limits
     from shared.db import make_engine, make_session_factory, transaction
     from shared.directory import load_directory_file
 
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
         load_directory_file(session, DEMO_FILE)
+        # As `make run` does: the demo county's own handling limits by level.
+        store_time_limits(session, read_time_limits_file(TIME_LIMITS_FILE), str(TIME_LIMITS_FILE))
     engine.dispose()
 
 

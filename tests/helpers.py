@@ -19,6 +19,13 @@ def petition(**changes: Any) -> dict[str, Any]:
     return body
 
 
+def petition_by(n: int, **changes: Any) -> dict[str, Any]:
+    """The example body from the n-th of many different petitioners, so that it is
+    not taken for a repeat of another's."""
+    person = {"name": "王五", "phone": f"1390000{n:04d}", "address": "清河县青石镇红星村"}
+    return petition(petitioners=[person], **changes)
+
+
 def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.casework.models import CaseDeadline, CaseView, TimelineEntry
+from services.casework.service import set_parties
 from shared.bus import Bus
 from shared.events import (
     DEADLINE_OPENED,
@@ -103,6 +104,10 @@ def on_petition_routed(session: Session, event: Envelope) -> None:
         return  # an older decision arriving late: the newer one stands
     case.routing = routing
     case.lead_unit = routing.get("lead_unit")
+    lead = [routing["lead_unit"]] if routing.get("lead_unit") else []
+    set_parties(session, data["petition_id"], "lead", lead, replace=True)
+    assisting = list(routing.get("assisting_units") or [])
+    set_parties(session, data["petition_id"], "assisting", assisting, replace=True)
     case.status = "declined" if routing["decision"] == "decline" else "routed"
     # Kept for the steps that depend on it: a unit may return a petition within
     # 5 working days of being designated, and not again after a return.
@@ -153,15 +158,31 @@ def on_deadline_opened(session: Session, event: Envelope) -> None:
 
 
 def on_deadline_recomputed(session: Session, event: Envelope) -> None:
+    """A clock that moved: a new calendar or time limit, a pause, its end, an
+    extension, or the step done."""
     data = event.data
     row = _project_deadline(session, data)
+    row.state = data["state"]
+    reason = data.get("reason_text") or "重新计算期限"
+    if row.state == "met":
+        summary = f"{reason}：{row.step_name}（期限 {to_china(row.due_at):%Y-%m-%d %H:%M}）"
+    elif row.state == "paused":
+        summary = f"{reason}：{row.step_name}，恢复后顺延"
+    else:
+        summary = f"{reason}：{row.step_name}，期限至 {to_china(row.due_at):%Y-%m-%d %H:%M}"
     _timeline(
         session,
         event,
         data["petition_id"],
         "deadline",
-        f"节假日安排更新，重新计算期限：{row.step_name}，期限至 {to_china(row.due_at):%Y-%m-%d %H:%M}",
-        {"step": data["step"], "due_at": data["due_at"], "basis": row.basis},
+        summary,
+        {
+            "step": data["step"],
+            "due_at": data["due_at"],
+            "state": row.state,
+            "reason": data.get("reason"),
+            "basis": row.basis,
+        },
     )
 
 
@@ -191,8 +212,11 @@ def on_deadline_stage(session: Session, event: Envelope) -> None:
             CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
         )
     )
-    if row is not None and DEADLINE_STAGES.index(data["stage"]) >= (
-        DEADLINE_STAGES.index(row.state) if row.state in DEADLINE_STAGES else -1
+    if (
+        row is not None
+        and row.state not in ("met", "paused")
+        and DEADLINE_STAGES.index(data["stage"])
+        >= (DEADLINE_STAGES.index(row.state) if row.state in DEADLINE_STAGES else -1)
     ):
         row.state = data["stage"]  # stages only move forward, whatever order they arrive in
     _timeline(
@@ -201,7 +225,10 @@ def on_deadline_stage(session: Session, event: Envelope) -> None:
         data["petition_id"],
         "urging",
         f"{data['stage_title']}：{data.get('step_name') or data['step']}，期限 {data['due_at'][:16].replace('T', ' ')}",
-        {k: data[k] for k in ("step", "stage", "unit_id", "due_at")},
+        {
+            **{k: data[k] for k in ("step", "stage", "unit_id", "due_at")},
+            "recipients": [r["address"] for r in data.get("recipients") or []],
+        },
     )
 
 

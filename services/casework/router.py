@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from services.casework import steps
+from services.casework.lifecycle import STATUS_NAMES, STATUSES, allowed_steps
+from services.casework.models import CaseView
 from services.casework.schemas import (
     Accepted,
+    AcceptIn,
+    DeclineIn,
     EvaluationIn,
+    ExtendIn,
+    HearingIn,
+    LeaderIn,
+    NoteIn,
+    OpinionIn,
+    PauseIn,
     PetitionRead,
     PetitionSummary,
+    ResumeIn,
     ReviewRequestIn,
+    StepDone,
     TimelineItem,
     TrackView,
 )
 from services.casework.service import get_visible_case, list_petitions, read_petition, read_timeline
-from services.casework.steps import return_petition
 from services.casework.tracking import evaluate, find_case, request_review, track_view
 from shared.security import Principal
 from shared.web import SessionDep, require_staff
@@ -59,9 +71,7 @@ def get_worklist(
     session: SessionDep,
     who: Reader,
     unit_id: Annotated[str | None, Query(max_length=100, description="承办单位")] = None,
-    status: Annotated[
-        Literal["received", "routed", "returned", "declined"] | None, Query(description="状态")
-    ] = None,
+    status: Annotated[Literal[STATUSES] | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -110,7 +120,7 @@ def post_evaluation(
     ],
 ) -> Accepted:
     case = find_case(session, request.app.state.protector, query_code, phone)
-    evaluate(session, case=case, body=body)
+    evaluate(session, case=case, body=body, directory=request.app.state.directory.get(session))
     session.commit()
     return Accepted(status="accepted")
 
@@ -135,7 +145,11 @@ def post_review_request(
 ) -> Accepted:
     case = find_case(session, request.app.state.protector, query_code, phone)
     closes = request_review(
-        session, case=case, body=body, calendar=request.app.state.calendars.get(session)
+        session,
+        case=case,
+        body=body,
+        calendar=request.app.state.calendars.get(session),
+        directory=request.app.state.directory.get(session),
     )
     session.commit()
     return Accepted(status="accepted", window_closes_at=closes)
@@ -144,6 +158,7 @@ def post_review_request(
 # --- the handling unit's steps --------------------------------------------------
 
 Handler = Annotated[Principal, Depends(require_staff("handler", "admin"))]
+Staff = Annotated[Principal, Depends(require_staff())]
 
 
 class ReturnIn(BaseModel):
@@ -175,7 +190,7 @@ def post_return(
 ) -> Accepted:
     directory = request.app.state.directory.get(session)
     case = get_visible_case(session, petition_id, who, directory)
-    closes = return_petition(
+    closes = steps.return_petition(
         session,
         case=case,
         who=who,
@@ -185,3 +200,212 @@ def post_return(
     )
     session.commit()
     return Accepted(status="returned", window_closes_at=closes)
+
+
+def _example(model: type[BaseModel], title: str, value: dict[str, Any]) -> Any:
+    return Annotated[model, Body(openapi_examples={title: {"value": value}})]
+
+
+DeclineBody = _example(
+    DeclineIn,
+    "不予受理",
+    {"reason": "该事项已经人民法院判决生效", "legal_basis": "《信访工作条例》第三十一条"},
+)
+ExtendBody = _example(
+    ExtendIn,
+    "延期",
+    {"days": 30, "reason": "需等待劳动监察调查结果", "approved_by": "王局长"},
+)
+PauseBody = _example(PauseIn, "补充材料", {"kind": "material", "reason": "请补充劳动合同复印件"})
+HearingBody = _example(HearingIn, "听证", {"reason": "定于 12 月 5 日举行听证"})
+ResumeBody = _example(ResumeIn, "恢复计时", {"note": "信访人已补充材料"})
+OpinionBody = _example(
+    OpinionIn,
+    "支持",
+    {
+        "outcome": "supported",
+        "facts": "经核实，施工单位拖欠工资属实",
+        "legal_basis": "《保障农民工工资支付条例》第三十条",
+        "opinion": "责令施工总承包单位于 10 日内先行清偿",
+    },
+)
+NoteBody = _example(NoteIn, "办理记录", {"text": "已电话联系信访人，约定下周面谈"})
+LeaderBody = _example(LeaderIn, "包案", {"unit_id": "qinghe.party_gov"})
+
+
+def _done(case: CaseView) -> StepDone:
+    return StepDone(
+        petition_id=case.petition_id,
+        status=case.status,
+        status_name=STATUS_NAMES.get(case.status, case.status),
+        allowed_steps=allowed_steps(case.status),
+    )
+
+
+def _step_route(path: str, summary: str):  # type: ignore[no-untyped-def]
+    return router.post(
+        f"/petitions/{{petition_id}}/{path}",
+        response_model=StepDone,
+        summary=summary,
+        responses={
+            409: {"description": "当前状态不允许此步骤；allowed_steps 列出现在可以进行的步骤"}
+        },
+    )
+
+
+@_step_route("accept", "承办单位受理，开始计算办理期限")
+def post_accept(
+    request: Request,
+    session: SessionDep,
+    who: Staff,
+    petition_id: PetitionId,
+    body: Annotated[AcceptIn, Body(openapi_examples={"受理": {"value": {"note": "已联系核实"}}})],
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.accept(session, case=case, who=who, directory=directory, note=body.note)
+    session.commit()
+    return _done(case)
+
+
+@_step_route("decline", "承办单位不予受理，并说明理由和依据")
+def post_decline(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: DeclineBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.decline(
+        session,
+        case=case,
+        who=who,
+        directory=directory,
+        reason=body.reason,
+        legal_basis=body.legal_basis,
+    )
+    session.commit()
+    return _done(case)
+
+
+@_step_route("extend", "经单位负责人批准延期一次，至多 30 日，并告知信访人（第三十四条）")
+def post_extend(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: ExtendBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.extend(
+        session,
+        case=case,
+        who=who,
+        directory=directory,
+        days=body.days,
+        reason=body.reason,
+        approved_by=body.approved_by,
+    )
+    session.commit()
+    return _done(case)
+
+
+@_step_route("pause", "中止计时：举行听证或等待信访人补充材料")
+def post_pause(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: PauseBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.pause(
+        session, case=case, who=who, directory=directory, kind=body.kind, reason=body.reason
+    )
+    session.commit()
+    return _done(case)
+
+
+@_step_route("hearing", "举行听证，听证期间不计入期限（第三十六条）")
+def post_hearing(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: HearingBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.pause(
+        session, case=case, who=who, directory=directory, kind="hearing", reason=body.reason
+    )
+    session.commit()
+    return _done(case)
+
+
+@_step_route("resume", "听证结束或材料已补充，恢复计时")
+def post_resume(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: ResumeBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.resume(session, case=case, who=who, directory=directory, note=body.note)
+    session.commit()
+    return _done(case)
+
+
+def _opinion(
+    request: Request,
+    session: SessionDep,
+    who: Principal,
+    petition_id: str,
+    step: str,
+    body: OpinionIn,
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.opinion(
+        session, case=case, step=step, who=who, directory=directory, body=body.model_dump()
+    )
+    session.commit()
+    return _done(case)
+
+
+@_step_route("reply", "书面答复信访人（信访处理意见书）：支持、部分支持或不支持，事实和依据")
+def post_reply(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
+) -> StepDone:
+    return _opinion(request, session, who, petition_id, "reply", body)
+
+
+@_step_route("review", "上一级机关作出复查意见（第三十五条）")
+def post_review(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
+) -> StepDone:
+    return _opinion(request, session, who, petition_id, "review", body)
+
+
+@_step_route("re-examination", "再上一级机关作出复核意见，信访事项终结（第三十六条）")
+def post_re_examination(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
+) -> StepDone:
+    return _opinion(request, session, who, petition_id, "re_examine", body)
+
+
+@router.post(
+    "/petitions/{petition_id}/notes",
+    status_code=201,
+    response_model=StepDone,
+    summary="承办、协办单位添加办理记录（信访人看不到）",
+)
+def post_note(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: NoteBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.add_note(session, case=case, who=who, directory=directory, text=body.text)
+    session.commit()
+    return _done(case)
+
+
+@router.post(
+    "/petitions/{petition_id}/leaders",
+    response_model=StepDone,
+    summary="安排领导包案：该单位的领导可查看此件，并收到催办督办",
+)
+def post_leader(
+    request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: LeaderBody
+) -> StepDone:
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    steps.assign_leader(session, case=case, who=who, directory=directory, unit_id=body.unit_id)
+    session.commit()
+    return _done(case)

@@ -46,6 +46,13 @@ class PetitionRead(BaseModel):
     )
     routing: dict[str, Any] | None = Field(default=None, description="API.md 的 routing 对象")
     deadlines: list[DeadlineRead] = Field(default_factory=list)
+    status_name: str | None = Field(default=None, examples=["已分办，待受理"])
+    allowed_steps: list[str] = Field(
+        default_factory=list,
+        description="现在可以进行的步骤",
+        examples=[["accept", "decline", "return"]],
+    )
+    leaders: list[str] = Field(default_factory=list, description="包案领导所在单位")
 
 
 class PetitionSummary(BaseModel):
@@ -122,3 +129,77 @@ class ReviewRequestIn(BaseModel):
 class Accepted(BaseModel):
     status: str = Field(examples=["accepted"])
     window_closes_at: datetime | None = None
+
+
+# --- the handling unit's steps ------------------------------------------------------
+
+
+class StepDone(BaseModel):
+    petition_id: str
+    status: str = Field(examples=["handling"])
+    status_name: str = Field(examples=["已受理，办理中"])
+    allowed_steps: list[str] = Field(examples=[["extend", "pause", "reply"]])
+
+
+class _Strict(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class AcceptIn(_Strict):
+    note: str | None = Field(default=None, max_length=2000, examples=["已联系施工单位核实"])
+
+
+class DeclineIn(_Strict):
+    reason: str = Field(min_length=5, max_length=2000, examples=["该事项已经人民法院判决生效"])
+    legal_basis: str = Field(min_length=2, max_length=500, examples=["《信访工作条例》第三十一条"])
+
+
+class ExtendIn(_Strict):
+    days: int = Field(
+        ge=1, le=30, description="延长的日数，至多 30 日（第三十四条）", examples=[30]
+    )
+    reason: str = Field(min_length=5, max_length=2000, examples=["需等待劳动监察调查结果"])
+    approved_by: str = Field(
+        min_length=2, max_length=100, description="批准延期的单位负责人", examples=["王局长"]
+    )
+
+
+class PauseIn(_Strict):
+    kind: Literal["hearing", "material"] = Field(
+        description="hearing 举行听证；material 等待信访人补充材料", examples=["material"]
+    )
+    reason: str = Field(min_length=2, max_length=2000, examples=["请信访人补充劳动合同复印件"])
+
+
+class HearingIn(_Strict):
+    reason: str = Field(min_length=2, max_length=2000, examples=["定于 12 月 5 日举行听证"])
+
+
+class ResumeIn(_Strict):
+    note: str | None = Field(default=None, max_length=2000, examples=["信访人已补充材料"])
+
+
+class OpinionIn(_Strict):
+    """A written opinion: the reply (信访处理意见书), the review or the re-examination."""
+
+    outcome: Literal["supported", "partly_supported", "not_supported"] = Field(
+        description="supported 支持；partly_supported 部分支持；not_supported 不支持",
+        examples=["supported"],
+    )
+    facts: str = Field(min_length=5, max_length=5000, examples=["经核实，施工单位拖欠工资属实"])
+    legal_basis: str = Field(
+        min_length=2, max_length=1000, examples=["《保障农民工工资支付条例》第三十条"]
+    )
+    opinion: str = Field(
+        min_length=5, max_length=5000, examples=["责令施工总承包单位于 10 日内先行清偿"]
+    )
+
+
+class NoteIn(_Strict):
+    text: str = Field(min_length=1, max_length=5000, examples=["已电话联系信访人，约定下周面谈"])
+
+
+class LeaderIn(_Strict):
+    unit_id: str = Field(
+        min_length=1, max_length=100, description="包案领导所在单位", examples=["qinghe.party_gov"]
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
-from services.casework.models import CaseDeadline, CaseView, TimelineEntry
+from services.casework.lifecycle import STATUS_NAMES, allowed_steps
+from services.casework.models import CaseDeadline, CaseParty, CaseView, TimelineEntry
 from services.casework.schemas import DeadlineRead, PetitionRead, PetitionSummary, TimelineItem
 from shared.directory import Directory
 from shared.errors import not_found
@@ -14,7 +15,8 @@ from shared.timeutil import to_china, utcnow
 
 # Roles that see every petition of the jurisdiction; handlers and leaders see their unit's.
 ALL_SEEING_ROLES = {"registrar", "supervisor", "admin"}
-CLOSED_STATES = ("met",)
+# A met deadline is done; a paused one's clock is stopped, so it cannot be overdue.
+CLOSED_STATES = ("met", "paused")
 
 
 def unit_and_subordinates(directory: Directory, unit_id: str) -> set[str]:
@@ -32,6 +34,27 @@ def unit_and_subordinates(directory: Directory, unit_id: str) -> set[str]:
     return seen
 
 
+def set_parties(
+    session: Session, petition_id: str, part: str, unit_ids: list[str], *, replace: bool
+) -> None:
+    """Record which units have `part` in the case (replacing the earlier ones, or adding)."""
+    if replace:
+        session.execute(
+            delete(CaseParty).where(CaseParty.petition_id == petition_id, CaseParty.part == part)
+        )
+    else:
+        known = set(
+            session.scalars(
+                select(CaseParty.unit_id).where(
+                    CaseParty.petition_id == petition_id, CaseParty.part == part
+                )
+            )
+        )
+        unit_ids = [u for u in unit_ids if u not in known]
+    for unit_id in dict.fromkeys(unit_ids):
+        session.add(CaseParty(petition_id=petition_id, unit_id=unit_id, part=part))
+
+
 def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
     record = case.record or {}
     accused_unit = (record.get("accused") or {}).get("unit_id")
@@ -39,9 +62,18 @@ def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
         return False  # a report never reaches the unit it accuses (arts. 30, 46)
     if who.kind == "apikey" or who.role in ALL_SEEING_ROLES:
         return True
+    if who.unit_id in (record.get("leaders") or []) and who.role in ("leader", "admin"):
+        return True  # 包案: the leader in charge of the case
+    # The unit itself and its superiors (by the unit tree) see what the unit handles,
+    # assists with or reviews.
     mine = unit_and_subordinates(directory, who.unit_id or "")
     routing = case.routing or {}
-    involved = {routing.get("lead_unit"), *routing.get("assisting_units", [])}
+    involved = {
+        routing.get("lead_unit"),
+        *routing.get("assisting_units", []),
+        record.get("review_unit"),
+        record.get("re_examination_unit"),
+    }
     return bool(mine & involved)
 
 
@@ -103,6 +135,9 @@ def read_petition(
         normalization=r.get("normalization") or {},
         routing=case.routing,
         deadlines=_deadlines(session, petition_id),
+        status_name=STATUS_NAMES.get(case.status, case.status),
+        allowed_steps=allowed_steps(case.status),
+        leaders=list(r.get("leaders") or []),
     )
 
 
@@ -143,9 +178,13 @@ def list_petitions(
     if unit_id:
         query = query.where(CaseView.lead_unit == unit_id)
     elif who.kind == "token" and who.role not in ALL_SEEING_ROLES:
-        query = query.where(
-            CaseView.lead_unit.in_(unit_and_subordinates(directory, who.unit_id or ""))
+        # The cases the unit (or a unit under it) has a part in; may_see has the last word.
+        parts = select(CaseParty.petition_id).where(
+            CaseParty.unit_id.in_(unit_and_subordinates(directory, who.unit_id or ""))
         )
+        if who.role not in ("leader", "admin"):
+            parts = parts.where(CaseParty.part != "leader")
+        query = query.where(CaseView.petition_id.in_(parts))
     if status:
         query = query.where(CaseView.status == status)
     late = exists().where(

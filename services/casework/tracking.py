@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.casework.lifecycle import STATUS_NAMES
 from services.casework.models import CaseDeadline, CaseView, PetitionerRequest, TimelineEntry
 from services.casework.schemas import (
     EvaluationIn,
@@ -17,10 +18,10 @@ from services.casework.schemas import (
     ReviewRequestIn,
     TrackView,
 )
+from services.casework.steps import petitioner_step
 from shared.calendar import WorkCalendar, period_end
 from shared.directory import Directory
 from shared.errors import ProblemError
-from shared.events import PETITION_EVALUATED, REVIEW_REQUESTED, emit
 from shared.petition import normalize_phone
 from shared.querycode import normalize_query_code
 from shared.security import DataProtector
@@ -28,17 +29,24 @@ from shared.timeutil import CHINA, to_china, utcnow
 
 SERVICE = "casework"
 REVIEW_WINDOW_DAYS = 30  # arts. 35, 36: within 30 days of the reply / the review opinion
-STATUS_NAMES = {
-    "received": "已登记",
-    "routed": "已分办",
-    "returned": "退回重新分办中",
-    "declined": "不予重复受理",
-    "accepted": "已受理",
-    "replied": "已答复",
-    "finalized": "已办结",
-}
 # What a petitioner may see of the timeline: no reasons, no notices to units.
-PUBLIC_KINDS = {"received", "routed", "deadline", "notice", "evaluation", "review_request"}
+PUBLIC_KINDS = {
+    "received",
+    "routed",
+    "deadline",
+    "notice",
+    "evaluation",
+    "review_request",
+    "accepted",
+    "declined",
+    "extended",
+    "paused",
+    "resumed",
+    "replied",
+    "reviewed",
+    "re_examined",
+    "finalized",
+}
 
 
 def find_case(session: Session, protector: DataProtector, query_code: str, phone: str) -> CaseView:
@@ -104,7 +112,12 @@ def _window_closes(start: datetime, calendar: WorkCalendar) -> datetime:
 
 
 def _record(
-    session: Session, case: CaseView, kind: str, payload: dict[str, Any], event_type: str
+    session: Session,
+    case: CaseView,
+    step: str,
+    kind: str,
+    payload: dict[str, Any],
+    directory: Directory,
 ) -> None:
     exists = session.scalar(
         select(PetitionerRequest.id).where(
@@ -113,49 +126,34 @@ def _record(
     )
     if exists is not None:
         raise ProblemError(409, "该请求已经提交过，不能重复提交")
-    now = utcnow()
-    session.add(PetitionerRequest(petition_id=case.petition_id, kind=kind, payload=payload, at=now))
-    envelope = emit(
-        session,
-        type=event_type,
-        service=SERVICE,
-        subject=case.petition_id,
-        data={"petition_id": case.petition_id, "kind": kind, **payload},
-    )
-    timeline_kind = "evaluation" if kind == "evaluation" else "review_request"
     summary = {
         "evaluation": f"信访人评价：{EvaluationIn.RATING_NAMES.get(payload.get('rating', ''), '')}",
         "review": "信访人请求复查",
         "re_examination": "信访人请求复核",
     }[kind]
+    petitioner_step(
+        session, case=case, step=step, directory=directory, summary=summary, detail=payload
+    )
     session.add(
-        TimelineEntry(
-            petition_id=case.petition_id,
-            event_id=envelope.id,
-            event_type=event_type,
-            kind=timeline_kind,
-            at=now,
-            summary=summary,
-            detail={"kind": kind},
-        )
+        PetitionerRequest(petition_id=case.petition_id, kind=kind, payload=payload, at=utcnow())
     )
 
 
-def evaluate(session: Session, *, case: CaseView, body: EvaluationIn) -> None:
+def evaluate(session: Session, *, case: CaseView, body: EvaluationIn, directory: Directory) -> None:
     """A rating is possible once the handling unit has replied, and once."""
     if case.replied_at is None:
         raise ProblemError(409, "尚未收到书面答复（信访处理意见书），答复后才能评价")
-    _record(
-        session,
-        case,
-        "evaluation",
-        {"rating": body.rating, "comment": body.comment},
-        PETITION_EVALUATED,
-    )
+    payload = {"rating": body.rating, "comment": body.comment}
+    _record(session, case, "evaluate", "evaluation", payload, directory)
 
 
 def request_review(
-    session: Session, *, case: CaseView, body: ReviewRequestIn, calendar: WorkCalendar
+    session: Session,
+    *,
+    case: CaseView,
+    body: ReviewRequestIn,
+    calendar: WorkCalendar,
+    directory: Directory,
 ) -> datetime:
     """Review within 30 days of the reply (art. 35); re-examination within 30 days
     of the review opinion (art. 36). Returns when the window closes."""
@@ -173,5 +171,6 @@ def request_review(
             409,
             f"已超过{REVIEW_WINDOW_DAYS}日的请求期限（自{what}之日起算，至 {closes:%Y-%m-%d} 止）",
         )
-    _record(session, case, body.kind, {"reason": body.reason}, REVIEW_REQUESTED)
+    step = "request_review" if body.kind == "review" else "request_re_examination"
+    _record(session, case, step, body.kind, {"reason": body.reason}, directory)
     return closes

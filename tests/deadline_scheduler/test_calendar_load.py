@@ -41,15 +41,21 @@ def test_loading_next_years_holidays_recomputes_open_deadlines(api: Api, tmp_pat
 
     def deadline() -> dict[str, Any] | None:
         rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
-        return rec["deadlines"][0] if rec.get("deadlines") else None
+        found = [d for d in rec.get("deadlines") or [] if d["step"] == "accept"]
+        return found[0] if found else None
 
     wait_for(deadline)
     # Pretend it was registered on 2026-12-20: 15 days run to 2027-01-04.
     engine = make_engine(api.url)
     with transaction(make_session_factory(engine)) as session:
-        row = session.query(Deadline).filter_by(petition_id=pid).one()
-        row.basis = {**row.basis, "start": "2026-12-20T10:00:00+08:00"}
-        session.execute(update(Deadline).where(Deadline.id == row.id).values(provisional=True))
+        row = session.query(Deadline).filter_by(petition_id=pid, step="accept").one()
+        session.execute(
+            update(Deadline)
+            .where(Deadline.id == row.id)
+            .values(
+                started_at=datetime.fromisoformat("2026-12-20T10:00:00+08:00"), provisional=True
+            )
+        )
     engine.dispose()
 
     bad = tmp_path / "bad.json"

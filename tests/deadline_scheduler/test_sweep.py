@@ -16,7 +16,7 @@ from deadline_scheduler.sweep import sweep
 from shared.calendar import OfficialCalendar
 from shared.db import make_engine, make_session_factory
 from tests.conftest import TEST_SECRET
-from tests.helpers import petition, wait_for
+from tests.helpers import petition_by, wait_for
 from tests.services.conftest import Api
 
 CAL = OfficialCalendar()
@@ -38,15 +38,15 @@ def test_stages_fall_on_working_days_around_the_deadline() -> None:
     assert times["accountability"].date() == date(2026, 12, 21)
 
 
-def opened(api: Api) -> tuple[str, datetime]:
-    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
+def opened(api: Api, n: int = 0) -> tuple[str, datetime]:
+    pid = api.client.post("/api/v1/petitions", json=petition_by(n)).json()["id"]
 
     def probe() -> dict[str, Any] | None:
         rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
-        return rec if rec.get("deadlines") else None
+        found = [d for d in rec.get("deadlines") or [] if d["step"] == "accept"]
+        return found[0] if found else None
 
-    rec = wait_for(probe)
-    return pid, datetime.fromisoformat(rec["deadlines"][0]["due_at"])
+    return pid, datetime.fromisoformat(wait_for(probe)["due_at"])
 
 
 def test_each_stage_once_and_told_to_the_unit(api: Api) -> None:
@@ -70,17 +70,28 @@ def test_each_stage_once_and_told_to_the_unit(api: Api) -> None:
 
     assert wait_for(stages) == ["reminded", "urged", "supervised", "accountability"]
     rec = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar).json()
-    assert rec["deadlines"][0]["state"] == "accountability"
+    states = {d["step"]: d["state"] for d in rec["deadlines"]}
+    assert states == {"forward": "met", "accept": "accountability"}
     notices = api.client.get(
         "/api/v1/notices", params={"petition_id": pid}, headers=api.registrar
     ).json()
-    urging = [n for n in notices if n["kind"] == "urging"]
-    assert len(urging) == 4 and all(n["recipient"] == "unit:qinghe.petition_bureau" for n in urging)
-    assert any("督办" in n["subject"] for n in urging)
+    # By role and unit tree: the officer; the unit and its head; the superior and the
+    # petition bureau's supervisors; the discipline organ that manages the unit.
+    urging = {
+        (n["subject"].split("：")[0], n["recipient"]) for n in notices if n["kind"] == "urging"
+    }
+    assert urging == {
+        ("提醒（黄色）", "unit:qinghe.hrss:handler"),
+        ("催办（橙色）", "unit:qinghe.hrss:handler"),
+        ("催办（橙色）", "unit:qinghe.hrss:leader"),
+        ("督办（红色）", "unit:qinghe.party_gov:leader"),
+        ("督办（红色）", "unit:qinghe.petition_bureau:supervisor"),
+        ("追责问责建议", "unit:qinghe.discipline:handler"),
+    }
 
 
 def test_racing_sweeps_issue_each_stage_once(api: Api) -> None:
-    ids = [opened(api) for _ in range(3)]
+    ids = [opened(api, n) for n in range(3)]
     late = max(d for _, d in ids) + timedelta(days=40)
     engine = make_engine(api.url)
     factory = make_session_factory(engine)
@@ -129,15 +140,19 @@ def test_supervisors_see_deadlines_by_state_and_unit(api: Api) -> None:
     rows = api.client.get(
         "/api/v1/deadlines", params={"state": "supervised"}, headers=supervisor
     ).json()
-    assert [(r["petition_id"], r["step"]) for r in rows] == [(pid, "forward")]
+    assert [(r["petition_id"], r["step"]) for r in rows] == [(pid, "accept")]
     assert (
         api.client.get("/api/v1/deadlines", params={"state": "open"}, headers=supervisor).json()
         == []
     )
     mine = api.client.get(
-        "/api/v1/deadlines", params={"unit_id": "qinghe.petition_bureau"}, headers=supervisor
+        "/api/v1/deadlines", params={"unit_id": "qinghe.hrss"}, headers=supervisor
     )
-    assert len(mine.json()) == 1
+    assert [r["step"] for r in mine.json()] == ["accept"]
+    met = api.client.get("/api/v1/deadlines", params={"state": "met"}, headers=supervisor)
+    assert [(r["step"], r["unit_id"]) for r in met.json()] == [
+        ("forward", "qinghe.petition_bureau")
+    ]
     assert (
         api.client.get(
             "/api/v1/deadlines", params={"state": "lost"}, headers=supervisor

@@ -15,7 +15,8 @@ def routed(api: Api, petition_id: str) -> dict[str, Any]:
         if r.status_code != 200:
             return None
         body = r.json()
-        return body if body["routing"] and body["deadlines"] else None
+        steps = {d["step"] for d in body["deadlines"]}
+        return body if body["routing"] and {"forward", "accept"} <= steps else None
 
     return wait_for(probe, timeout=10)
 
@@ -43,11 +44,14 @@ def test_a_petition_is_received_routed_and_timed(api: Api) -> None:
     assert record["petitioners"][0]["id_number"] == "110105********002X"
     assert "13800138000" not in r.text
 
-    (deadline,) = record["deadlines"]
-    assert deadline["step"] == "forward"
-    assert deadline["state"] == "open"
-    assert deadline["due_at"].endswith("23:59:59+08:00")
-    assert deadline["basis"]["length"] == 15
+    deadlines = {d["step"]: d for d in record["deadlines"]}
+    # Routing is the forwarding (art. 22): met at once. The unit now has 15 days to
+    # say whether it accepts (art. 23).
+    assert deadlines["forward"]["state"] == "met"
+    accept = deadlines["accept"]
+    assert accept["state"] == "open" and accept["unit_id"] == "qinghe.hrss"
+    assert accept["due_at"].endswith("23:59:59+08:00")
+    assert accept["basis"]["length"] == 15
 
     def full_timeline() -> list[dict[str, Any]] | None:
         items = api.client.get(

@@ -93,7 +93,7 @@ def test_review_only_inside_thirty_days_of_the_reply(api: Api) -> None:
     url = f"/api/v1/track/{receipt['query_code']}/review-request"
     body = {"kind": "review", "reason": "对答复不服"}
     assert api.client.post(url, params={"phone": PHONE}, json=body).status_code == 409
-    set_case(api.url, receipt["id"], replied_at=utcnow() - timedelta(days=45))
+    set_case(api.url, receipt["id"], replied_at=utcnow() - timedelta(days=45), status="replied")
     late = api.client.post(url, params={"phone": PHONE}, json=body)
     assert late.status_code == 409 and "30日" in late.json()["detail"]
     set_case(api.url, receipt["id"], replied_at=utcnow() - timedelta(days=3))
