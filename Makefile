@@ -29,6 +29,7 @@ test: install
 bench: install
 	$(BIN)/python -m bench.routing
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.notify
 
 lint: install
 	$(BIN)/ruff check .

@@ -155,6 +155,7 @@ def register(bus: Bus, *, calendars: CalendarCache, directories: DirectoryCache)
                 calendar=calendar,
                 event_id=event.id,
                 step_key=start.step_key,
+                hidden_from=event.data.get("accused_unit"),
             )
 
     def on_leader_assigned(session: Session, event: Envelope) -> None:

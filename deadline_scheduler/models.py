@@ -25,6 +25,8 @@ class Deadline(Base):
     provisional: Mapped[bool] = mapped_column(default=False)
     basis: Mapped[dict[str, Any]] = mapped_column(JSON)
     opened_by_event: Mapped[str] = mapped_column(String(36))
+    # The unit a report accuses: it never sees the report's deadlines (arts. 30, 46).
+    hidden_from: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # When the sweep must next look at it: the next ladder stage; None when done.
     next_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

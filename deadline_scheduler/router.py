@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from deadline_scheduler.models import Deadline
 from deadline_scheduler.policies import (
@@ -42,7 +42,7 @@ class DeadlineItem(BaseModel):
 )
 def list_deadlines(
     session: SessionDep,
-    _: Annotated[Principal, Depends(require_staff("supervisor", "admin", "registrar"))],
+    who: Annotated[Principal, Depends(require_staff("supervisor", "admin", "registrar"))],
     state: Annotated[State | None, Query(description="期限状态")] = None,
     unit_id: Annotated[str | None, Query(max_length=100, description="单位")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -53,6 +53,11 @@ def list_deadlines(
         query = query.where(Deadline.state == state)
     if unit_id:
         query = query.where(Deadline.unit_id == unit_id)
+    if who.kind == "token" and who.unit_id:
+        # never the deadlines of a report against the caller's own unit
+        query = query.where(
+            or_(Deadline.hidden_from.is_(None), Deadline.hidden_from != who.unit_id)
+        )
     now = utcnow()
     return [
         DeadlineItem(

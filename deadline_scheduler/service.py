@@ -115,6 +115,7 @@ def open_deadline(
     calendar: WorkCalendar,
     event_id: str,
     step_key: str | None = None,
+    hidden_from: str | None = None,
 ) -> Deadline | None:
     """Open the step's deadline once; None if that step already has one. `step_key`
     names the clock when a step runs more than once (a unit designated after a return)."""
@@ -132,6 +133,12 @@ def open_deadline(
         state="open",
         opened_by_event=event_id,
         basis={"level": level or ""},
+        hidden_from=hidden_from
+        or session.scalar(
+            select(Deadline.hidden_from)
+            .where(Deadline.petition_id == petition_id, Deadline.hidden_from.is_not(None))
+            .limit(1)
+        ),
     )
     _work_out(deadline, policy, calendar, [])
     deadline.next_stage_at = next_stage_at(deadline.due_at, set(), LADDERS[policy.ladder], calendar)

@@ -43,6 +43,7 @@ def reencrypt(session: Session, protector: DataProtector, *, batch: int = 500) -
                 data={
                     "petition_id": petition.id,
                     "phone_hashes": [p.phone_hash for p in petition.people if p.phone_hash],
+                    "sealed_phones": [p.phone_enc for p in petition.people if p.phone_enc],
                 },
             )
     return changed

@@ -245,6 +245,8 @@ def received_payload(
         "petitioners": [_masked(p) for p in body.petitioners],
         # Keyed hashes let casework check a petitioner's phone without holding it.
         "phone_hashes": [p.phone_hash for p in petition.people if p.phone_hash],
+        # Sealed (AES-GCM) for the notify gateway, which holds the key, to text them.
+        "sealed_phones": [p.phone_enc for p in petition.people if p.phone_enc],
         "representatives": [_masked(p) for p in intake.representatives],
         "attachments": [
             {"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}

@@ -1,11 +1,19 @@
-"""The notify gateway's table: one row per (event, channel, recipient), so a
-redelivered event never produces a second notice."""
+"""The notify gateway's tables.
+
+`notice`: one row per (event, channel, recipient), so a redelivered event never
+produces a second notice; each row carries its own delivery state (pending, sent,
+delivered, failed, dead), attempts and the time of its next try.
+`notify_petition`: what the gateway knows of a petition to reach its petitioners
+(their phones sealed with the data key, the mini-program openid) and whom to hide
+its notices from. `webhook_subscription`: other government systems' endpoints.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, UTCDateTime
@@ -19,7 +27,7 @@ class Notice(Base):
     petition_id: Mapped[str] = mapped_column(String(36), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(20))
-    # "petitioner:<query code>" or "unit:<unit id>"
+    # "petitioner:<query code>", "unit:<unit id>[:<role>]" or "webhook:<subscription id>"
     recipient: Mapped[str] = mapped_column(String(150), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
@@ -29,5 +37,46 @@ class Notice(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Urgent notices (a collective visit, emergencies) ignore quiet hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the channel delivers: a phone sealed with the data key, an e-mail address,
+    # a subscriber URL or an openid. None for the inbox.
+    address: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A dispatcher that claimed the notice owns it until then (a crashed one's lapse).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    hidden_from: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
-    __table_args__ = (UniqueConstraint("event_id", "channel", "recipient"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel", "recipient"),
+        # The dispatcher's claim: what is due on a channel.
+        Index("ix_notice_due", "channel", "state", "next_attempt_at"),
+    )
+
+
+class NotifyPetition(Base):
+    __tablename__ = "notify_petition"
+
+    petition_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    query_code: Mapped[str] = mapped_column(String(20))
+    sealed_phones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    openid: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    accused_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+
+
+class WebhookSubscription(Base):
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    # The HMAC secret, sealed with the data key; shown to the subscriber once.
+    secret_enc: Mapped[str] = mapped_column(String(300))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(150))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

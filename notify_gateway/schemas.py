@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field
 
 
 class NoticeRead(BaseModel):
     id: int
     petition_id: str
     kind: str = Field(examples=["receipt"])
-    channel: str = Field(examples=["inbox"])
+    channel: str = Field(examples=["inbox"], description="inbox / sms / email / wechat / webhook")
     recipient: str = Field(examples=["petitioner:K7QM-4TZP-9WXA"])
     subject: str = Field(examples=["您的信访事项已登记"])
     body: str
@@ -19,5 +20,48 @@ class NoticeRead(BaseModel):
         examples=["delivered"], description="pending / sent / delivered / failed / dead"
     )
     attempts: int
+    urgent: bool = False
+    last_error: str | None = None
     created_at: datetime
+    sent_at: datetime | None = None
     delivered_at: datetime | None
+    next_attempt_at: datetime | None = None
+
+
+class SubscriptionIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    system: str = Field(min_length=1, max_length=100, examples=["hotline-12345"])
+    url: AnyHttpUrl = Field(examples=["https://12345.example.gov.cn/xinfang/events"])
+    event_types: list[str] = Field(
+        min_length=1, max_length=50, examples=[["cn.xinfang.petition.replied"]]
+    )
+
+
+class SubscriptionRead(BaseModel):
+    id: int
+    system: str
+    url: str
+    event_types: list[str]
+    active: bool
+    created_at: datetime
+
+
+class SubscriptionCreated(SubscriptionRead):
+    secret: str = Field(
+        description="HMAC-SHA256 签名密钥，只返回这一次；"
+        "签名为 X-Xinfang-Signature: sha256=HMAC(secret, f'{X-Xinfang-Timestamp}.{body}')"
+    )
+
+
+class PreviewIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class PreviewRead(BaseModel):
+    kind: str
+    subject: str
+    body: str
+    sms_segments: int = Field(description="按 70 字一条（长短信 67 字一条）计的短信条数")

@@ -1,20 +1,59 @@
-"""Use cases of the notify gateway."""
+"""Use cases of the notify gateway: record a notice once per (event, channel,
+recipient) on every channel that reaches the recipient, offer events to webhook
+subscribers, re-drive a dead notice. Recording never waits for a channel: the
+dispatcher delivers afterwards, so a channel that fails cannot undo the step that
+caused the notice."""
 
 from __future__ import annotations
 
+import json
+import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notify_gateway.channels import inbox
-from notify_gateway.models import Notice
+from notify_gateway.addressing import INBOX, WEBHOOK, routes_for
+from notify_gateway.models import Notice, NotifyPetition, WebhookSubscription
 from notify_gateway.templates import render
+from shared.directory import Directory
+from shared.errors import ProblemError
 from shared.events import NOTICE_RECORDED, Envelope, emit
-from shared.security import mask_phone
+from shared.security import DataProtector, mask_phone
 from shared.timeutil import iso_china, utcnow
 
 SERVICE = "notify"
+# What never leaves for another system, even sealed.
+PRIVATE_KEYS = ("phone_hashes", "sealed_phones")
+
+
+def _announce(session: Session, notice: Notice) -> None:
+    emit(
+        session,
+        type=NOTICE_RECORDED,
+        service=SERVICE,
+        subject=notice.petition_id,
+        data={
+            "petition_id": notice.petition_id,
+            "notice_id": notice.id,
+            "kind": notice.kind,
+            "channel": notice.channel,
+            "recipient": notice.recipient,
+            "subject": notice.subject,
+            "state": notice.state,
+            "delivered_at": iso_china(notice.delivered_at),
+        },
+    )
+
+
+def _exists(session: Session, event_id: str, channel: str, recipient: str) -> bool:
+    found = session.scalar(
+        select(Notice.id).where(
+            Notice.event_id == event_id, Notice.channel == channel, Notice.recipient == recipient
+        )
+    )
+    return found is not None
 
 
 def record_notice(
@@ -25,47 +64,158 @@ def record_notice(
     kind: str,
     recipient: str,
     context: dict[str, Any],
-) -> Notice | None:
-    """Render and deliver one notice through the inbox, once per (event, channel, recipient)."""
-    exists = session.scalar(
-        select(Notice.id).where(
-            Notice.event_id == event.id, Notice.channel == inbox.NAME, Notice.recipient == recipient
-        )
-    )
-    if exists is not None:
-        return None
+    directory: Directory,
+    enabled: frozenset[str],
+    urgent: bool = False,
+) -> list[Notice]:
+    """Render the notice and record it on each channel that reaches `recipient`, once
+    per (event, channel, recipient). The inbox copy is delivered at once; the others
+    wait for the dispatcher."""
     subject, body = render(kind, context)
-    notice = Notice(
-        event_id=event.id,
-        petition_id=petition_id,
-        kind=kind,
-        channel=inbox.NAME,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        state="pending",
-        attempts=0,
-        created_at=utcnow(),
-    )
-    inbox.deliver(notice)
-    session.add(notice)
-    session.flush()
-    emit(
-        session,
-        type=NOTICE_RECORDED,
-        service=SERVICE,
-        subject=petition_id,
-        data={
-            "petition_id": petition_id,
-            "notice_id": notice.id,
-            "kind": kind,
-            "channel": notice.channel,
-            "recipient": recipient,
-            "subject": subject,
-            "state": notice.state,
-            "delivered_at": iso_china(notice.delivered_at),
+    known = session.get(NotifyPetition, petition_id)
+    now = utcnow()
+    made: list[Notice] = []
+    for route in routes_for(
+        recipient,
+        urgent=urgent,
+        enabled=enabled,
+        directory=directory,
+        sealed_phones=known.sealed_phones if known else None,
+        openid=known.openid if known else None,
+    ):
+        if _exists(session, event.id, route.channel, recipient):
+            continue
+        inbox = route.channel == INBOX
+        notice = Notice(
+            event_id=event.id,
+            petition_id=petition_id,
+            kind=kind,
+            channel=route.channel,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            state="delivered" if inbox else "pending",
+            attempts=1 if inbox else 0,
+            created_at=now,
+            delivered_at=now if inbox else None,
+            urgent=urgent,
+            address=route.address,
+            next_attempt_at=None if inbox else now,
+            hidden_from=known.accused_unit if known else None,
+        )
+        session.add(notice)
+        session.flush()
+        _announce(session, notice)
+        made.append(notice)
+    return made
+
+
+def remember_petition(session: Session, data: dict[str, Any]) -> None:
+    """What the gateway keeps of a new petition to reach its petitioners."""
+    row = session.get(NotifyPetition, data["petition_id"])
+    if row is None:
+        row = NotifyPetition(petition_id=data["petition_id"])
+        session.add(row)
+    row.query_code = data["query_code"]
+    row.title = (data.get("title") or "")[:200]
+    row.sealed_phones = list(data.get("sealed_phones") or [])
+    row.openid = (data.get("channel_data") or {}).get("openid")
+    row.accused_unit = (data.get("accused") or {}).get("unit_id")
+
+
+def rekey_petition(session: Session, data: dict[str, Any]) -> None:
+    row = session.get(NotifyPetition, data["petition_id"])
+    if row is not None and "sealed_phones" in data:
+        row.sealed_phones = list(data["sealed_phones"])
+
+
+def offer_to_subscribers(session: Session, event: Envelope) -> int:
+    """One webhook notice per active subscription to the event's type."""
+    subscriptions = [
+        s
+        for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active))
+        if event.type in s.event_types
+    ]
+    if not subscriptions:
+        return 0
+    data = {k: v for k, v in event.data.items() if k not in PRIVATE_KEYS}
+    body = json.dumps(
+        {
+            "id": event.id,
+            "type": event.type,
+            "source": event.source,
+            "subject": event.subject,
+            "time": iso_china(event.time),
+            "data": data,
         },
+        ensure_ascii=False,
     )
+    now = utcnow()
+    made = 0
+    for sub in subscriptions:
+        recipient = f"webhook:{sub.id}"
+        if _exists(session, event.id, WEBHOOK, recipient):
+            continue
+        session.add(
+            Notice(
+                event_id=event.id,
+                petition_id=str(event.data.get("petition_id") or event.subject or ""),
+                kind="webhook",
+                channel=WEBHOOK,
+                recipient=recipient,
+                subject=event.type,
+                body=body,
+                state="pending",
+                attempts=0,
+                created_at=now,
+                address=sub.url,
+                next_attempt_at=now,
+            )
+        )
+        made += 1
+    return made
+
+
+def subscribe(
+    session: Session,
+    *,
+    protector: DataProtector,
+    system: str,
+    url: str,
+    event_types: list[str],
+    created_by: str,
+) -> tuple[WebhookSubscription, str]:
+    """A new subscription and its signing secret (shown this once, stored sealed)."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    sub = WebhookSubscription(
+        system=system,
+        url=url,
+        secret_enc=protector.encrypt(secret),
+        event_types=sorted(set(event_types)),
+        active=True,
+        created_at=utcnow(),
+        created_by=created_by,
+        extra={},
+    )
+    session.add(sub)
+    session.flush()
+    return sub, secret
+
+
+def redrive(session: Session, notice_id: int, now: datetime) -> Notice:
+    """Staff send a dead (or failed) notice again, from its first attempt."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise ProblemError(404, f"通知 {notice_id} 不存在")
+    if notice.state not in ("dead", "failed"):
+        raise ProblemError(
+            409, f"通知当前状态为 {notice.state}，只有发送失败或已放弃的通知可以重发"
+        )
+    notice.state = "pending"
+    notice.attempts = 0
+    notice.next_attempt_at = now
+    notice.lease_until = None
+    notice.last_error = (notice.last_error or "") + f"（{iso_china(now)} 人工重发）"
     return notice
 
 

@@ -16,7 +16,7 @@ from routing_engine.schemas import Routing
 from routing_engine.service import simulate
 from shared.errors import FieldError, ProblemError, validation_problem
 from shared.petition import EXAMPLE_BODY, PetitionBody, resolve_references
-from shared.security import Principal
+from shared.security import Principal, hidden_from
 from shared.timeutil import to_china
 from shared.web import SessionDep, require_staff
 
@@ -195,7 +195,7 @@ def ruleset_audit(
 )
 def get_decisions(
     session: SessionDep,
-    _: Reader,
+    who: Reader,
     petition_id: Annotated[str, Path(max_length=36, description="信访事项编号")],
 ) -> list[dict[str, Any]]:
     rows = session.scalars(
@@ -203,7 +203,8 @@ def get_decisions(
         .where(RoutingDecision.petition_id == petition_id)
         .order_by(RoutingDecision.round)
     ).all()
-    if not rows:
+    accused = ((rows[0].petition or {}).get("accused") or {}).get("unit_id") if rows else None
+    if not rows or hidden_from(who, accused):
         raise ProblemError(404, f"信访事项 {petition_id} 尚无分办决定")
     return [
         {

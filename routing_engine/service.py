@@ -163,6 +163,8 @@ def _route(
             "received_at": data.get("received_at"),
             "addressed_to": data.get("addressed_to"),
             "title": data.get("title"),
+            # Services that show the petition hide it from the unit a report accuses.
+            "accused_unit": (data.get("accused") or {}).get("unit_id"),
             "round": row.round,
             "returned_by": returned_by,
             "routing": routing,

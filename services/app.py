@@ -23,6 +23,9 @@ from intake_api.attachments import AttachmentLimits
 from intake_api.config import IntakeSettings
 from intake_api.router import router as intake_router
 from intake_api.service import RepeatPolicy
+from notify_gateway.channels.registry import channels_from, enabled_channels
+from notify_gateway.config import NotifySettings
+from notify_gateway.dispatcher import Dispatcher
 from notify_gateway.router import router as notify_router
 from routing_engine.config import RoutingSettings
 from routing_engine.router import router as routing_router
@@ -107,12 +110,17 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
             if "scheduler" in services
             else None
         )
+        dispatcher = getattr(app.state, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.start()
         log.info("xinfang serving %s on bus %s", ", ".join(services), bus.transport.name)
         try:
             yield
         finally:
             if timer is not None:
                 timer.shutdown(wait=True)
+            if dispatcher is not None:
+                dispatcher.stop()
             await bus.stop()
             engine.dispose()
 
@@ -141,7 +149,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     app.state.calendars = CalendarCache()
     app.include_router(health_router(bus.ready, warnings=calendar_warnings(app.state.calendars)))
 
-    if "intake" in services or "casework" in services:
+    if {"intake", "casework", "notify"} & set(services):
         app.state.protector = DataProtector(
             settings.security.secret_key(), settings.security.previous_keys()
         )
@@ -168,7 +176,12 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         )
         app.include_router(scheduler_router)
     if "notify" in services:
-        notify_gateway.handlers.register(bus, directories=directory)
+        notify_settings = NotifySettings()
+        channels = channels_from(notify_settings)
+        app.state.dispatcher = Dispatcher(factory, channels, notify_settings, app.state.protector)
+        notify_gateway.handlers.register(
+            bus, directories=directory, enabled=enabled_channels(channels)
+        )
         app.include_router(notify_router)
     if "casework" in services:
         casework_handlers.register(bus)

@@ -169,6 +169,12 @@ class _DerivedKey:
         return hmac.new(self.mac, value.encode(), hashlib.sha256).hexdigest()
 
 
+def hidden_from(who: Principal, accused_unit: str | None) -> bool:
+    """A report never reaches the unit it accuses (arts. 30, 46): not its record, not
+    its deadlines, not its notices, whatever the role of the unit's staff."""
+    return who.kind == "token" and bool(accused_unit) and who.unit_id == accused_unit
+
+
 def mask_phone(phone: str | None) -> str | None:
     """13800138000 → 138****8000."""
     if not phone:

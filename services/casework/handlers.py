@@ -17,6 +17,7 @@ from shared.events import (
     DEADLINE_STAGE_TYPES,
     DEADLINE_STAGES,
     IDENTITY_REKEYED,
+    NOTICE_FAILED,
     NOTICE_RECORDED,
     PETITION_RECEIVED,
     PETITION_ROUTED,
@@ -82,7 +83,9 @@ def on_petition_received(session: Session, event: Envelope) -> None:
     case = _case(session, data["petition_id"])
     case.query_code = data["query_code"]
     case.received_at = datetime.fromisoformat(data["received_at"])
-    case.record = {k: v for k, v in data.items() if k not in ("petition_id", "phone_hashes")}
+    case.record = {
+        k: v for k, v in data.items() if k not in ("petition_id", "phone_hashes", "sealed_phones")
+    }
     case.phone_hashes = list(data.get("phone_hashes") or [])
     case.updated_at = utcnow()
     channel = CHANNEL_NAMES.get(data["channel"], data["channel"])
@@ -199,6 +202,19 @@ def on_notice_recorded(session: Session, event: Envelope) -> None:
     )
 
 
+def on_notice_failed(session: Session, event: Envelope) -> None:
+    data = event.data
+    _timeline(
+        session,
+        event,
+        data["petition_id"],
+        "notice",
+        f"通知「{data['subject']}」→ {data['recipient']}（{data['channel']}）"
+        f"经 {data['attempts']} 次尝试未能送达，待人工重发：{data.get('error') or ''}",
+        {k: data[k] for k in ("notice_id", "kind", "channel", "recipient", "state")},
+    )
+
+
 def on_identity_rekeyed(session: Session, event: Envelope) -> None:
     case = session.get(CaseView, event.data["petition_id"])
     if case is not None:
@@ -242,3 +258,4 @@ def register(bus: Bus) -> None:
     bus.subscribe(f"{CONSUMER}.on_petition_routed", [PETITION_ROUTED], on_petition_routed)
     bus.subscribe(f"{CONSUMER}.on_deadline_opened", [DEADLINE_OPENED], on_deadline_opened)
     bus.subscribe(f"{CONSUMER}.on_notice_recorded", [NOTICE_RECORDED], on_notice_recorded)
+    bus.subscribe(f"{CONSUMER}.on_notice_failed", [NOTICE_FAILED], on_notice_failed)

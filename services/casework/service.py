@@ -10,7 +10,7 @@ from services.casework.models import CaseDeadline, CaseParty, CaseView, Timeline
 from services.casework.schemas import DeadlineRead, PetitionRead, PetitionSummary, TimelineItem
 from shared.directory import Directory
 from shared.errors import not_found
-from shared.security import Principal
+from shared.security import Principal, hidden_from
 from shared.timeutil import to_china, utcnow
 
 # Roles that see every petition of the jurisdiction; handlers and leaders see their unit's.
@@ -57,9 +57,8 @@ def set_parties(
 
 def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
     record = case.record or {}
-    accused_unit = (record.get("accused") or {}).get("unit_id")
-    if who.kind == "token" and accused_unit and who.unit_id == accused_unit:
-        return False  # a report never reaches the unit it accuses (arts. 30, 46)
+    if hidden_from(who, (record.get("accused") or {}).get("unit_id")):
+        return False
     if who.kind == "apikey" or who.role in ALL_SEEING_ROLES:
         return True
     if who.unit_id in (record.get("leaders") or []) and who.role in ("leader", "admin"):

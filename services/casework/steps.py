@@ -181,9 +181,11 @@ def take_step(
     summary: str,
     detail: dict[str, Any],
 ) -> Envelope:
-    """A staff step: who may act, is it allowed now, then record it."""
-    check_may_act(case, step, who)
+    """A staff step: is it allowed now, who may act, then record it."""
+    # The state first: an illegal step is a 409 naming what is allowed now, whoever
+    # asks (they can see the case, or they would have had a 404).
     status = check_allowed(case, step)
+    check_may_act(case, step, who)
     return record_step(
         session,
         case=case,
@@ -207,8 +209,8 @@ def return_petition(
 ) -> datetime:
     """The lead unit objects that it is not competent; routing decides again without
     it. Returns when the window to object closed (or closes)."""
-    check_may_act(case, "return", who)
     check_allowed(case, "return")
+    check_may_act(case, "return", who)
     record = case.record or {}
     if record.get("routing_round", 1) > 1:
         raise ProblemError(409, "该信访事项是退回后重新指定给你单位的，不能再次退回（第二十三条）")
@@ -291,8 +293,8 @@ def extend(
 ) -> None:
     """One extension of at most 30 days, approved by the unit's head, before the
     handling period has run out; the petitioner is told why (art. 34)."""
-    check_may_act(case, "extend", who)
     check_allowed(case, "extend")
+    check_may_act(case, "extend", who)
     if (case.record or {}).get("extended_days"):
         raise ProblemError(409, "已延期一次，不能再次延期（第三十四条）")
     handling = _open_deadline(session, case, "handle")
@@ -323,8 +325,8 @@ def pause(
     reason: str,
 ) -> None:
     """A hearing, or waiting for material the petitioner was asked for: the clock stops."""
-    check_may_act(case, "pause", who)
     check_allowed(case, "pause")
+    check_may_act(case, "pause", who)
     _set_record(case, paused_from=case.status, pause_kind=kind)
     take_step(
         session,

@@ -15,8 +15,10 @@ def routed(api: Api, petition_id: str) -> dict[str, Any]:
         if r.status_code != 200:
             return None
         body = r.json()
-        steps = {d["step"] for d in body["deadlines"]}
-        return body if body["routing"] and {"forward", "accept"} <= steps else None
+        steps = {(d["step"], d["state"]) for d in body["deadlines"]}
+        return (
+            body if body["routing"] and {("forward", "met"), ("accept", "open")} <= steps else None
+        )
 
     return wait_for(probe, timeout=10)
 

@@ -1,0 +1,256 @@
+"""The dispatcher: delivers pending notices on each channel, one worker thread per
+channel, so a channel that fails or hangs never holds up another.
+
+A worker claims what is due on its channel (`FOR UPDATE SKIP LOCKED` on PostgreSQL)
+and leases it, sends outside any transaction with the channel's own time limit, then
+records the outcome. A failure is retried with exponential back-off and jitter; after
+the last attempt the notice is dead, visible, and staff can re-drive it. Quiet hours
+hold petitioners' SMS until morning unless urgent; a per-recipient limit spaces SMS.
+If a worker dies mid-send its lease lapses and another tries again: a notice may then
+reach a provider twice, so every message carries the notice's stable id (webhook
+event id, e-mail Message-ID) for the receiver to de-duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from notify_gateway.addressing import SEALED, SMS, WEBHOOK
+from notify_gateway.channels.base import Channel, DeliveryResult, Message
+from notify_gateway.channels.webhook import WebhookChannel
+from notify_gateway.config import NotifySettings
+from notify_gateway.delivery import quiet_until, rate_limited_until, retry_at
+from notify_gateway.models import Notice, WebhookSubscription
+from shared.db import transaction
+from shared.events import NOTICE_FAILED, emit
+from shared.security import DataProtector
+from shared.timeutil import iso_china, utcnow
+
+log = logging.getLogger("xinfang.notify.dispatcher")
+SERVICE = "notify"
+WAITING = ("pending", "failed")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int  # before this one
+    message: Message
+    subscription_id: int | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        channels: Mapping[str, Channel],
+        settings: NotifySettings,
+        protector: DataProtector,
+    ) -> None:
+        self.factory = factory
+        self.channels = dict(channels)
+        self.settings = settings
+        self.protector = protector
+        self._webhook_client = httpx.Client(follow_redirects=False)
+        self._webhooks: dict[int, WebhookChannel] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.channels, WEBHOOK]
+
+    # --- one round on one channel ---------------------------------------------------
+
+    def run_once(self, channel: str, now: datetime | None = None) -> int:
+        """Claim what is due on `channel`, send it, record the outcomes. Returns how
+        many notices were tried."""
+        claimed = self._claim(channel, now or utcnow())
+        for item in claimed:
+            result = self._send(channel, item)
+            self._record(item, result)
+        return len(claimed)
+
+    def _claim(self, channel: str, now: datetime) -> list[Claimed]:
+        s = self.settings
+        lease = timedelta(seconds=s.send_timeout_seconds * 3 + 5)
+        out: list[Claimed] = []
+        with transaction(self.factory) as session:
+            rows = session.scalars(
+                select(Notice)
+                .where(
+                    Notice.channel == channel,
+                    Notice.state.in_(WAITING),
+                    Notice.next_attempt_at <= now,
+                    or_(Notice.lease_until.is_(None), Notice.lease_until < now),
+                )
+                .order_by(Notice.next_attempt_at, Notice.id)
+                .limit(s.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for notice in rows:
+                wait = self._held_until(session, notice, now)
+                if wait is not None:
+                    notice.next_attempt_at = wait  # not an attempt: it waits its turn
+                    continue
+                message = self._message(session, notice)
+                if message is None:
+                    continue
+                notice.lease_until = now + lease
+                subscription = int(notice.recipient.split(":")[1]) if channel == WEBHOOK else None
+                out.append(Claimed(notice.id, notice.attempts, message, subscription))
+        return out
+
+    def _held_until(self, session: Session, notice: Notice, now: datetime) -> datetime | None:
+        """Quiet hours and the per-recipient rate limit, for SMS."""
+        if notice.channel != SMS:
+            return None
+        s = self.settings
+        if notice.recipient.startswith("petitioner:") and not notice.urgent:
+            morning = quiet_until(now, s.quiet_start_hour, s.quiet_end_hour)
+            if morning is not None:
+                return morning
+        sent = session.scalars(
+            select(Notice.sent_at).where(
+                Notice.channel == SMS,
+                Notice.address == notice.address,
+                Notice.sent_at > now - timedelta(hours=1),
+            )
+        ).all()
+        return rate_limited_until([t for t in sent if t], now, s.sms_per_recipient_per_hour)
+
+    def _message(self, session: Session, notice: Notice) -> Message | None:
+        address = notice.address or ""
+        if address.startswith(SEALED):
+            try:
+                address = self.protector.decrypt(address.removeprefix(SEALED))
+            except ValueError as exc:
+                self._fail_now(session, notice, f"无法解密信访人手机号：{exc}")
+                return None
+        return Message(
+            address=address,
+            subject=notice.subject,
+            body=notice.body,
+            event_id=notice.event_id,
+            event_type=notice.kind,
+            data={"subject": notice.subject, "body": notice.body},
+        )
+
+    def _fail_now(self, session: Session, notice: Notice, why: str) -> None:
+        notice.state = "dead"
+        notice.last_error = why
+        notice.next_attempt_at = None
+        self._announce_dead(session, notice)
+
+    def _send(self, channel: str, item: Claimed) -> DeliveryResult:
+        try:
+            sender = self._webhook(item.subscription_id) if channel == WEBHOOK else None
+            sender = sender or self.channels[channel]
+            return sender.send(item.message)
+        except Exception as exc:  # an adapter bug must not stop the worker
+            log.exception("channel %s raised", channel)
+            return DeliveryResult.failure(f"发送出错：{type(exc).__name__}: {exc}", retryable=True)
+
+    def _webhook(self, subscription_id: int | None) -> WebhookChannel | None:
+        if subscription_id is None:
+            return None
+        if subscription_id not in self._webhooks:
+            with self.factory() as session:
+                sub = session.get(WebhookSubscription, subscription_id)
+                secret = self.protector.decrypt(sub.secret_enc) if sub else ""
+            self._webhooks[subscription_id] = WebhookChannel(
+                secret=secret,
+                timeout=self.settings.send_timeout_seconds,
+                client=self._webhook_client,
+            )
+        return self._webhooks[subscription_id]
+
+    def _record(self, item: Claimed, result: DeliveryResult) -> None:
+        """One UPDATE per outcome, committed at once: a sent notice is never sent again."""
+        s = self.settings
+        now = utcnow()
+        attempts = item.attempts + 1
+        values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        if result.ok:
+            values.update(
+                state=result.outcome,
+                sent_at=now,
+                delivered_at=now if result.outcome == "delivered" else None,
+                provider_id=result.provider_id,
+                next_attempt_at=None,
+                last_error=None,
+            )
+        elif result.retryable and attempts < s.max_attempts:
+            values.update(
+                state="failed",
+                last_error=result.detail,
+                next_attempt_at=retry_at(
+                    attempts,
+                    now,
+                    base=s.retry_base_seconds,
+                    cap=s.retry_max_seconds,
+                    jitter=s.retry_jitter,
+                ),
+            )
+        with transaction(self.factory) as session:
+            if "state" in values:
+                session.execute(update(Notice).where(Notice.id == item.id).values(**values))
+                return
+            notice = session.get(Notice, item.id)
+            if notice is not None:
+                notice.attempts, notice.lease_until = attempts, None
+                self._fail_now(session, notice, result.detail)
+
+    def _announce_dead(self, session: Session, notice: Notice) -> None:
+        emit(
+            session,
+            type=NOTICE_FAILED,
+            service=SERVICE,
+            subject=notice.petition_id,
+            data={
+                "petition_id": notice.petition_id,
+                "notice_id": notice.id,
+                "kind": notice.kind,
+                "channel": notice.channel,
+                "recipient": notice.recipient,
+                "subject": notice.subject,
+                "state": "dead",
+                "attempts": notice.attempts,
+                "error": notice.last_error,
+                "at": iso_china(utcnow()),
+            },
+        )
+
+    # --- the worker threads -------------------------------------------------------------
+
+    def start(self) -> None:
+        for name in self.names:
+            thread = threading.Thread(
+                target=self._loop, args=(name,), name=f"notify-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, channel: str) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once(channel)
+            except Exception:  # the database is away: try again after a pause
+                log.exception("dispatching on %s failed", channel)
+                busy = 0
+            if not busy:
+                self._stop.wait(self.settings.poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.settings.send_timeout_seconds + 5)
+        self._webhook_client.close()
