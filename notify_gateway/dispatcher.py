@@ -29,13 +29,13 @@ from notify_gateway.channels.webhook import WebhookChannel
 from notify_gateway.config import NotifySettings
 from notify_gateway.delivery import quiet_until, rate_limited_until, retry_at
 from notify_gateway.models import Notice, WebhookSubscription
+from notify_gateway.service import announce
 from shared.db import transaction
-from shared.events import NOTICE_FAILED, emit
+from shared.events import NOTICE_FAILED
 from shared.security import DataProtector
 from shared.timeutil import iso_china, utcnow
 
 log = logging.getLogger("xinfang.notify.dispatcher")
-SERVICE = "notify"
 WAITING = ("pending", "failed")
 
 
@@ -148,7 +148,14 @@ class Dispatcher:
         notice.state = "dead"
         notice.last_error = why
         notice.next_attempt_at = None
-        self._announce_dead(session, notice)
+        announce(
+            session,
+            notice,
+            NOTICE_FAILED,
+            attempts=notice.attempts,
+            error=notice.last_error,
+            at=iso_china(utcnow()),
+        )
 
     def _send(self, channel: str, item: Claimed) -> DeliveryResult:
         try:
@@ -208,26 +215,6 @@ class Dispatcher:
             if notice is not None:
                 notice.attempts, notice.lease_until = attempts, None
                 self._fail_now(session, notice, result.detail)
-
-    def _announce_dead(self, session: Session, notice: Notice) -> None:
-        emit(
-            session,
-            type=NOTICE_FAILED,
-            service=SERVICE,
-            subject=notice.petition_id,
-            data={
-                "petition_id": notice.petition_id,
-                "notice_id": notice.id,
-                "kind": notice.kind,
-                "channel": notice.channel,
-                "recipient": notice.recipient,
-                "subject": notice.subject,
-                "state": "dead",
-                "attempts": notice.attempts,
-                "error": notice.last_error,
-                "at": iso_china(utcnow()),
-            },
-        )
 
     # --- the worker threads -------------------------------------------------------------
 

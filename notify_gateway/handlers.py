@@ -37,6 +37,11 @@ from shared.petition import OUTCOME_NAMES
 
 CONSUMER = "notify"
 ROLE_TEXT = {"assign": "办理", "refer_down": "办理（转送下级）", "divert": "依法定途径处理"}
+HOW_TEXT = {"assign": "交由", "refer_down": "转送", "divert": "依法导入法定途径，由"}
+DECLINE_TEXT = {
+    "in_progress": "同一事项正在办理中，请凭原查询码查询进度",
+    "finalized": "同一事项已经复核终结，依照《信访工作条例》第三十六条不再受理",
+}
 PETITIONER_NOTICES = {
     PETITION_ACCEPTED: "step_accepted",
     PETITION_DECLINED: "step_declined",
@@ -113,9 +118,26 @@ def register(bus: Bus, *, directories: DirectoryCache, enabled: frozenset[str]) 
         data = event.data
         routing = data["routing"]
         lead = routing.get("lead_unit")
+        unit = (data.get("units") or {}).get(lead or "", {})
+        if data.get("query_code"):
+            # The petitioner learns where it went, or why it was not accepted again.
+            declined = routing["decision"] == "decline"
+            notice(
+                session,
+                event,
+                "routed",
+                f"petitioner:{data['query_code']}",
+                {
+                    "title": data.get("title") or "",
+                    "query_code": data["query_code"],
+                    "declined": declined,
+                    "reason": DECLINE_TEXT.get(routing.get("decline_reason") or "", ""),
+                    "how": HOW_TEXT.get(routing["decision"], "交由"),
+                    "unit_name": unit.get("name", lead or ""),
+                },
+            )
         if not lead:
             return
-        unit = (data.get("units") or {}).get(lead, {})
         notice(
             session,
             event,

@@ -28,10 +28,13 @@ SERVICE = "notify"
 PRIVATE_KEYS = ("phone_hashes", "sealed_phones")
 
 
-def _announce(session: Session, notice: Notice) -> None:
+def announce(
+    session: Session, notice: Notice, event_type: str = NOTICE_RECORDED, **extra: Any
+) -> None:
+    """Tell casework (the timeline) what became of a notice."""
     emit(
         session,
-        type=NOTICE_RECORDED,
+        type=event_type,
         service=SERVICE,
         subject=notice.petition_id,
         data={
@@ -43,6 +46,7 @@ def _announce(session: Session, notice: Notice) -> None:
             "subject": notice.subject,
             "state": notice.state,
             "delivered_at": iso_china(notice.delivered_at),
+            **extra,
         },
     )
 
@@ -105,7 +109,7 @@ def record_notice(
         )
         session.add(notice)
         session.flush()
-        _announce(session, notice)
+        announce(session, notice)
         made.append(notice)
     return made
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from services.casework import steps
 from services.casework.lifecycle import STATUS_NAMES, STATUSES, allowed_steps
@@ -233,6 +235,22 @@ NoteBody = _example(NoteIn, "办理记录", {"text": "已电话联系信访人�
 LeaderBody = _example(LeaderIn, "包案", {"unit_id": "qinghe.party_gov"})
 
 
+def _act(
+    request: Request,
+    session: Session,
+    who: Principal,
+    petition_id: str,
+    action: Callable[..., Any],
+    **params: Any,
+) -> StepDone:
+    """Take a step on a petition the caller can see, and say where it stands now."""
+    directory = request.app.state.directory.get(session)
+    case = get_visible_case(session, petition_id, who, directory)
+    action(session, case=case, who=who, directory=directory, **params)
+    session.commit()
+    return _done(case)
+
+
 def _done(case: CaseView) -> StepDone:
     return StepDone(
         petition_id=case.petition_id,
@@ -261,123 +279,86 @@ def post_accept(
     petition_id: PetitionId,
     body: Annotated[AcceptIn, Body(openapi_examples={"受理": {"value": {"note": "已联系核实"}}})],
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.accept(session, case=case, who=who, directory=directory, note=body.note)
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.accept, note=body.note)
 
 
 @_step_route("decline", "承办单位不予受理，并说明理由和依据")
 def post_decline(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: DeclineBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.decline(
+    return _act(
+        request,
         session,
-        case=case,
-        who=who,
-        directory=directory,
+        who,
+        petition_id,
+        steps.decline,
         reason=body.reason,
         legal_basis=body.legal_basis,
     )
-    session.commit()
-    return _done(case)
 
 
 @_step_route("extend", "经单位负责人批准延期一次，至多 30 日，并告知信访人（第三十四条）")
 def post_extend(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: ExtendBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.extend(
+    return _act(
+        request,
         session,
-        case=case,
-        who=who,
-        directory=directory,
+        who,
+        petition_id,
+        steps.extend,
         days=body.days,
         reason=body.reason,
         approved_by=body.approved_by,
     )
-    session.commit()
-    return _done(case)
 
 
 @_step_route("pause", "中止计时：举行听证或等待信访人补充材料")
 def post_pause(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: PauseBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.pause(
-        session, case=case, who=who, directory=directory, kind=body.kind, reason=body.reason
-    )
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.pause, kind=body.kind, reason=body.reason)
 
 
 @_step_route("hearing", "举行听证，听证期间不计入期限（第三十六条）")
 def post_hearing(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: HearingBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.pause(
-        session, case=case, who=who, directory=directory, kind="hearing", reason=body.reason
-    )
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.pause, kind="hearing", reason=body.reason)
 
 
 @_step_route("resume", "听证结束或材料已补充，恢复计时")
 def post_resume(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: ResumeBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.resume(session, case=case, who=who, directory=directory, note=body.note)
-    session.commit()
-    return _done(case)
-
-
-def _opinion(
-    request: Request,
-    session: SessionDep,
-    who: Principal,
-    petition_id: str,
-    step: str,
-    body: OpinionIn,
-) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.opinion(
-        session, case=case, step=step, who=who, directory=directory, body=body.model_dump()
-    )
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.resume, note=body.note)
 
 
 @_step_route("reply", "书面答复信访人（信访处理意见书）：支持、部分支持或不支持，事实和依据")
 def post_reply(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
 ) -> StepDone:
-    return _opinion(request, session, who, petition_id, "reply", body)
+    return _act(
+        request, session, who, petition_id, steps.opinion, step="reply", body=body.model_dump()
+    )
 
 
 @_step_route("review", "上一级机关作出复查意见（第三十五条）")
 def post_review(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
 ) -> StepDone:
-    return _opinion(request, session, who, petition_id, "review", body)
+    return _act(
+        request, session, who, petition_id, steps.opinion, step="review", body=body.model_dump()
+    )
 
 
 @_step_route("re-examination", "再上一级机关作出复核意见，信访事项终结（第三十六条）")
 def post_re_examination(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: OpinionBody
 ) -> StepDone:
-    return _opinion(request, session, who, petition_id, "re_examine", body)
+    return _act(
+        request, session, who, petition_id, steps.opinion, step="re_examine", body=body.model_dump()
+    )
 
 
 @router.post(
@@ -389,11 +370,7 @@ def post_re_examination(
 def post_note(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: NoteBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.add_note(session, case=case, who=who, directory=directory, text=body.text)
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.add_note, text=body.text)
 
 
 @router.post(
@@ -404,8 +381,4 @@ def post_note(
 def post_leader(
     request: Request, session: SessionDep, who: Staff, petition_id: PetitionId, body: LeaderBody
 ) -> StepDone:
-    directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
-    steps.assign_leader(session, case=case, who=who, directory=directory, unit_id=body.unit_id)
-    session.commit()
-    return _done(case)
+    return _act(request, session, who, petition_id, steps.assign_leader, unit_id=body.unit_id)

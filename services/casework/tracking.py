@@ -93,9 +93,14 @@ def track_view(session: Session, case: CaseView, directory: Directory) -> TrackV
 def is_public(entry: TimelineEntry) -> bool:
     if entry.kind not in PUBLIC_KINDS:
         return False
-    # Notices to units are internal; the petitioner sees those addressed to them.
-    return entry.kind != "notice" or str(entry.detail.get("recipient", "")).startswith(
-        "petitioner:"
+    if entry.kind != "notice":
+        return True
+    # Notices to units are internal; the petitioner sees those addressed to them, once
+    # (the inbox copy stands for every channel it went by).
+    detail = entry.detail
+    return (
+        str(detail.get("recipient", "")).startswith("petitioner:")
+        and detail.get("channel", "inbox") == "inbox"
     )
 
 

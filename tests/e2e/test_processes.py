@@ -447,9 +447,9 @@ def test_embedded_single_process_flow(
                 assert r.status_code == 200, r.text
                 items: list[dict[str, Any]] = r.json()
                 kinds = [t["kind"] for t in items]
-                # receipt and new-case notices both reach the timeline
+                # receipt, routed and new-case notices all reach the timeline
                 # and three clock lines: forwarding opened and met, acceptance opened
-                if kinds.count("deadline") >= 3 and kinds.count("notice") >= 2:
+                if kinds.count("deadline") >= 3 and kinds.count("notice") >= 3:
                     return items
                 return None
 
@@ -462,7 +462,7 @@ def test_embedded_single_process_flow(
             assert first["received"] < first["routed"] < first["deadline"], kinds
             assert kinds.count("received") == kinds.count("routed") == 1, kinds
             assert kinds.count("deadline") == 3, kinds
-            assert kinds.count("notice") == 2, kinds
+            assert kinds.count("notice") == 3, kinds
 
         # Five more, then SIGKILL straight away: no shutdown, whatever was in flight is cut.
         ids += submit_burst(client, proc.url, [f"嵌入式测试 {i}" for i in range(5, 10)])

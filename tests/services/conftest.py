@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from services.app import build_app
 from shared.config import BusSettings, DatabaseSettings, LimitSettings, SecuritySettings, Settings
 from tests.conftest import TEST_SECRET, load_demo, make_api_key, make_token
+from tests.helpers import wait_for
 
 
 @dataclass
@@ -56,3 +58,17 @@ def api(db_url: str) -> Iterator[Api]:
 @pytest.fixture
 def api_key(api: Api) -> dict[str, str]:
     return {"X-Api-Key": make_api_key(api.url, "12345热线平台")}
+
+
+def routed(api: Api, pid: str) -> dict[str, Any]:
+    """The record once routing has designated the lead unit."""
+
+    def probe() -> dict[str, Any] | None:
+        r = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar)
+        if r.status_code == 404:  # casework has not seen the petition yet
+            return None
+        assert r.status_code == 200, r.text
+        rec = r.json()
+        return rec if rec["status"] == "routed" and rec["routing"] else None
+
+    return wait_for(probe)

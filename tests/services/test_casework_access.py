@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import petition, petition_by, wait_for
-from tests.services.conftest import Api
+from tests.services.conftest import Api, routed
 
 PHONE = "13800138000"
 ACCUSED_UNIT = "qinghe.qingshi.hongxing"
@@ -24,20 +24,6 @@ REQUISITION = {
     "content": "红星村土地被征收用于修路，补偿款至今未足额发放到户。",
     "category": "land.requisition",
 }
-
-
-def routed(api: Api, pid: str) -> dict[str, Any]:
-    """The record once routing has designated the lead unit."""
-
-    def probe() -> dict[str, Any] | None:
-        r = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar)
-        if r.status_code == 404:  # casework has not seen the petition yet
-            return None
-        assert r.status_code == 200, r.text
-        rec = r.json()
-        return rec if rec["status"] == "routed" and rec["routing"] else None
-
-    return wait_for(probe)
 
 
 def submit(api: Api, body: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.casework.lifecycle import STATUS_NAMES, STEPS
-from tests.helpers import petition, petition_by, wait_for
-from tests.services.conftest import Api
+from tests.helpers import petition, petition_by
+from tests.services.conftest import Api, routed
 
 PHONE = "13800138000"
 LEAD = "qinghe.hrss"
@@ -58,20 +58,6 @@ def record(api: Api, pid: str) -> dict[str, Any]:
     r = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def routed(api: Api, pid: str) -> dict[str, Any]:
-    """The record once routing has designated the lead unit."""
-
-    def probe() -> dict[str, Any] | None:
-        r = api.client.get(f"/api/v1/petitions/{pid}", headers=api.registrar)
-        if r.status_code == 404:  # casework has not seen the petition yet
-            return None
-        assert r.status_code == 200, r.text
-        rec = r.json()
-        return rec if rec["status"] == "routed" and rec["routing"] else None
-
-    return wait_for(probe)
 
 
 def step_lines(api: Api, pid: str) -> list[tuple[str, str, str]]:

@@ -59,7 +59,7 @@ def test_a_petition_is_received_routed_and_timed(api: Api) -> None:
         items = api.client.get(
             f"/api/v1/petitions/{receipt['id']}/timeline", headers=api.registrar
         ).json()
-        return items if len([i for i in items if i["kind"] == "notice"]) == 2 else None
+        return items if len([i for i in items if i["kind"] == "notice"]) == 3 else None
 
     timeline = wait_for(full_timeline)
     kinds = [item["kind"] for item in timeline]
@@ -75,6 +75,9 @@ def test_a_petition_is_received_routed_and_timed(api: Api) -> None:
     assert by_kind["receipt"]["state"] == "delivered"
     assert receipt["query_code"] in by_kind["receipt"]["body"]
     assert by_kind["new_case"]["recipient"] == "unit:qinghe.hrss"
+    # the petitioner learns where it went
+    assert by_kind["routed"]["recipient"] == f"petitioner:{receipt['query_code']}"
+    assert "清河县人力资源和社会保障局" in by_kind["routed"]["body"]
 
 
 def test_a_report_goes_to_the_discipline_unit_not_the_accused(api: Api) -> None:
