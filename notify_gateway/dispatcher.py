@@ -13,8 +13,10 @@ event id, e-mail Message-ID) for the receiver to de-duplicate.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,6 +85,9 @@ class Dispatcher:
         s = self.settings
         lease = timedelta(seconds=s.send_timeout_seconds * 3 + 5)
         out: list[Claimed] = []
+        # SMS claimed in this round count against the hourly limit as if already sent.
+        claimed_to: dict[str, list[datetime]] = defaultdict(list)
+        send_window = timedelta(seconds=s.send_timeout_seconds)
         with transaction(self.factory) as session:
             rows = session.scalars(
                 select(Notice)
@@ -97,37 +102,49 @@ class Dispatcher:
                 .with_for_update(skip_locked=True)
             ).all()
             for notice in rows:
-                wait = self._held_until(session, notice, now)
-                if wait is not None:
-                    notice.next_attempt_at = wait  # not an attempt: it waits its turn
-                    continue
                 message = self._message(session, notice)
                 if message is None:
                     continue
+                wait = self._held_until(session, notice, now, claimed_to)
+                if wait is not None:
+                    notice.next_attempt_at = wait  # not an attempt: it waits its turn
+                    continue
+                if notice.channel == SMS and notice.address_hash:
+                    # sent at the latest when its send times out
+                    claimed_to[notice.address_hash].append(now + send_window)
                 notice.lease_until = now + lease
                 subscription = int(notice.recipient.split(":")[1]) if channel == WEBHOOK else None
                 out.append(Claimed(notice.id, notice.attempts, message, subscription))
         return out
 
-    def _held_until(self, session: Session, notice: Notice, now: datetime) -> datetime | None:
-        """Quiet hours and the per-recipient rate limit, for SMS."""
-        if notice.channel != SMS:
+    def _held_until(
+        self,
+        session: Session,
+        notice: Notice,
+        now: datetime,
+        claimed_to: dict[str, list[datetime]],
+    ) -> datetime | None:
+        """Quiet hours and the per-recipient rate limit, for SMS; urgent ones go."""
+        if notice.channel != SMS or notice.urgent:
             return None
         s = self.settings
-        if notice.recipient.startswith("petitioner:") and not notice.urgent:
+        if notice.recipient.startswith("petitioner:"):
             morning = quiet_until(now, s.quiet_start_hour, s.quiet_end_hour)
             if morning is not None:
                 return morning
+        key = notice.address_hash
         sent = session.scalars(
             select(Notice.sent_at).where(
                 Notice.channel == SMS,
-                Notice.address == notice.address,
+                Notice.address_hash == key,
                 Notice.sent_at > now - timedelta(hours=1),
             )
         ).all()
-        return rate_limited_until([t for t in sent if t], now, s.sms_per_recipient_per_hour)
+        recent = [t for t in sent if t] + claimed_to.get(key or "", [])
+        return rate_limited_until(recent, now, s.sms_per_recipient_per_hour)
 
     def _message(self, session: Session, notice: Notice) -> Message | None:
+        """What the channel sends; None (and the notice dead) when it cannot be sent."""
         address = notice.address or ""
         if address.startswith(SEALED):
             try:
@@ -135,6 +152,23 @@ class Dispatcher:
             except ValueError as exc:
                 self._fail_now(session, notice, f"无法解密信访人手机号：{exc}")
                 return None
+        if notice.channel == SMS:
+            # The same phone has the same key however it was sealed: the rate limit's.
+            notice.address_hash = self.protector.lookup_hash(address)
+        if notice.channel == WEBHOOK:
+            sub = session.get(WebhookSubscription, int(notice.recipient.split(":")[1]))
+            if sub is None or not sub.active:
+                self._fail_now(session, notice, "订阅已停止，不再推送")
+                return None
+            # The event itself, as the subscriber subscribed to it.
+            return Message(
+                address=address,
+                subject=notice.subject,
+                body="",
+                event_id=notice.event_id,
+                event_type=notice.subject,
+                data=json.loads(notice.body),
+            )
         return Message(
             address=address,
             subject=notice.subject,
@@ -210,6 +244,10 @@ class Dispatcher:
         with transaction(self.factory) as session:
             if "state" in values:
                 session.execute(update(Notice).where(Notice.id == item.id).values(**values))
+                if result.ok:  # the timeline shows it went
+                    notice = session.get(Notice, item.id)
+                    if notice is not None:
+                        announce(session, notice)
                 return
             notice = session.get(Notice, item.id)
             if notice is not None:

@@ -42,6 +42,8 @@ class Notice(Base):
     # Where the channel delivers: a phone sealed with the data key, an e-mail address,
     # a subscriber URL or an openid. None for the inbox.
     address: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # A keyed hash of the SMS phone: one phone, one key, however it was sealed.
+    address_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # A dispatcher that claimed the notice owns it until then (a crashed one's lapse).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

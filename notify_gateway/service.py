@@ -215,6 +215,8 @@ def redrive(session: Session, notice_id: int, now: datetime) -> Notice:
         raise ProblemError(
             409, f"通知当前状态为 {notice.state}，只有发送失败或已放弃的通知可以重发"
         )
+    if notice.lease_until is not None and notice.lease_until > now:
+        raise ProblemError(409, "该通知正在发送，请稍后再看结果")
     notice.state = "pending"
     notice.attempts = 0
     notice.next_attempt_at = now

@@ -21,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 NOTICE_COLUMNS = (
     sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("address", sa.String(length=500), nullable=True),
+    sa.Column("address_hash", sa.String(length=64), nullable=True),
     sa.Column("next_attempt_at", shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("lease_until", shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("sent_at", shared.db.UTCDateTime(timezone=True), nullable=True),
@@ -36,6 +37,7 @@ def upgrade() -> None:
         for column in NOTICE_COLUMNS:
             batch.add_column(column)
     op.create_index("ix_notice_due", "notice", ["channel", "state", "next_attempt_at"])
+    op.create_index(op.f("ix_notice_address_hash"), "notice", ["address_hash"])
     op.create_table(
         "notify_petition",
         sa.Column("petition_id", sa.String(length=36), nullable=False),
@@ -64,6 +66,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("webhook_subscription")
     op.drop_table("notify_petition")
+    op.drop_index(op.f("ix_notice_address_hash"), table_name="notice")
     op.drop_index("ix_notice_due", table_name="notice")
     with op.batch_alter_table("notice") as batch:
         for column in NOTICE_COLUMNS:
