@@ -17,6 +17,7 @@ from deadline_scheduler.service import (
     open_deadline,
     pause_open,
     resume_open,
+    round_key,
 )
 from shared.bus import Bus
 from shared.calendar import CalendarCache
@@ -75,8 +76,7 @@ def start_of(step: str, event: Envelope) -> Start | None:
         if step == "accept":
             # The unit has 15 days from receiving it; a unit designated after a
             # return gets its own clock.
-            key = step if round_ == 1 else f"{step}#{round_}"
-            return Start(event.time, routing.get("lead_unit"), key)
+            return Start(event.time, routing.get("lead_unit"), round_key(step, round_))
         if step == "collective_response":
             collective = "collective" in (routing.get("flags") or [])
             return Start(received, routing.get("lead_unit"), step) if collective else None
@@ -113,7 +113,13 @@ def register(bus: Bus, *, calendars: CalendarCache, directories: DirectoryCache)
             open_steps(session, event, starting)
         # After opening: routing both opens the forwarding clock and meets it.
         if ended:
-            close_steps(session, petition_id=petition_id, steps=ended, at=event.time)
+            close_steps(
+                session,
+                petition_id=petition_id,
+                steps=ended,
+                at=event.time,
+                round_=data.get("round"),
+            )
 
     def change_clock(session: Session, event: Envelope) -> None:
         """A pause stops every open clock; its end and an extension move them on."""

@@ -6,6 +6,7 @@ the unit tree. Pure.
 - supervision order: the unit's superior and the petition bureau's supervision section;
 - accountability recommendation: the discipline organ that manages the unit.
 Leaders in charge of the case (包案) hear of every stage from the urging notice on.
+The unit a report accuses is never told, whatever its place in the tree.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def supervision_bureau(directory: Directory, unit_id: str) -> str | None:
 
 
 def recipients(
-    to: str, unit_id: str | None, directory: Directory, leaders: Iterable[str] = ()
+    to: str,
+    unit_id: str | None,
+    directory: Directory,
+    leaders: Iterable[str] = (),
+    hidden_from: str | None = None,
 ) -> list[Recipient]:
     """The recipients of a stage addressed `to` a kind of audience, for the unit."""
     if not unit_id:
@@ -66,4 +71,4 @@ def recipients(
     if to != "handler":
         out += [Recipient(leader, "leader") for leader in leaders]
     # One notice per recipient, in order.
-    return list(dict.fromkeys(out))
+    return [r for r in dict.fromkeys(out) if r.unit_id != hidden_from]

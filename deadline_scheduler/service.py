@@ -154,14 +154,36 @@ def _open_of(session: Session, petition_id: str, steps: tuple[str, ...] | None) 
     return [d for d in rows if steps is None or _base_step(d.step) in steps]
 
 
+# Steps whose clock starts again in each routing round.
+PER_ROUND = ("accept",)
+
+
 def _base_step(step: str) -> str:
     return step.split("#", 1)[0]
 
 
-def close_steps(session: Session, *, petition_id: str, steps: tuple[str, ...], at: datetime) -> int:
-    """The steps are done: their clocks stop for good and no stage follows."""
+def round_key(step: str, round_: int) -> str:
+    """The deadline key of a step that runs again in each routing round (acceptance:
+    a unit designated after a return gets its own clock)."""
+    return step if round_ <= 1 else f"{step}#{round_}"
+
+
+def close_steps(
+    session: Session,
+    *,
+    petition_id: str,
+    steps: tuple[str, ...],
+    at: datetime,
+    round_: int | None = None,
+) -> int:
+    """The steps are done: their clocks stop for good and no stage follows. With
+    `round_`, a per-round clock closes only in that round: a late event about round 1
+    leaves round 2's clock running."""
     closed = 0
     for deadline in _open_of(session, petition_id, steps):
+        base = _base_step(deadline.step)
+        if round_ is not None and base in PER_ROUND and deadline.step != round_key(base, round_):
+            continue
         late = at > deadline.due_at
         deadline.state = "met"
         deadline.next_stage_at = None

@@ -95,11 +95,17 @@ def _sweep_batch(
                     "recipients": [
                         {"unit_id": r.unit_id, "role": r.role, "address": r.address}
                         for r in recipients(
-                            stage.to, deadline.unit_id, directory, leaders[deadline.petition_id]
+                            stage.to,
+                            deadline.unit_id,
+                            directory,
+                            leaders[deadline.petition_id],
+                            hidden_from=deadline.hidden_from,
                         )
                     ],
                     "due_at": iso_china(deadline.due_at),
                     "issued_at": iso_china(now),
+                    # so that every copy of the notice stays hidden from it, too
+                    "accused_unit": deadline.hidden_from,
                 },
             )
             deadline.state = stage.name

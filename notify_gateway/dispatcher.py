@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notify_gateway.addressing import SEALED, SMS, WEBHOOK
@@ -85,9 +84,6 @@ class Dispatcher:
         s = self.settings
         lease = timedelta(seconds=s.send_timeout_seconds * 3 + 5)
         out: list[Claimed] = []
-        # SMS claimed in this round count against the hourly limit as if already sent.
-        claimed_to: dict[str, list[datetime]] = defaultdict(list)
-        send_window = timedelta(seconds=s.send_timeout_seconds)
         with transaction(self.factory) as session:
             rows = session.scalars(
                 select(Notice)
@@ -105,13 +101,10 @@ class Dispatcher:
                 message = self._message(session, notice)
                 if message is None:
                     continue
-                wait = self._held_until(session, notice, now, claimed_to)
+                wait = self._held_until(session, notice, now)
                 if wait is not None:
                     notice.next_attempt_at = wait  # not an attempt: it waits its turn
                     continue
-                if notice.channel == SMS and notice.address_hash:
-                    # sent at the latest when its send times out
-                    claimed_to[notice.address_hash].append(now + send_window)
                 notice.lease_until = now + lease
                 subscription = int(notice.recipient.split(":")[1]) if channel == WEBHOOK else None
                 out.append(Claimed(notice.id, notice.attempts, message, subscription))
@@ -122,7 +115,6 @@ class Dispatcher:
         session: Session,
         notice: Notice,
         now: datetime,
-        claimed_to: dict[str, list[datetime]],
     ) -> datetime | None:
         """Quiet hours and the per-recipient rate limit, for SMS; urgent ones go."""
         if notice.channel != SMS or notice.urgent:
@@ -140,7 +132,19 @@ class Dispatcher:
                 Notice.sent_at > now - timedelta(hours=1),
             )
         ).all()
-        recent = [t for t in sent if t] + claimed_to.get(key or "", [])
+        # Those held right now, by this round (flushed before the query) or by another
+        # dispatcher, count as sent by the time their send times out.
+        in_flight = session.scalar(
+            select(func.count()).where(
+                Notice.channel == SMS,
+                Notice.address_hash == key,
+                Notice.sent_at.is_(None),
+                Notice.lease_until > now,
+                Notice.id != notice.id,
+            )
+        )
+        ends = now + timedelta(seconds=s.send_timeout_seconds)
+        recent = [t for t in sent if t] + [ends] * (in_flight or 0)
         return rate_limited_until(recent, now, s.sms_per_recipient_per_hour)
 
     def _message(self, session: Session, notice: Notice) -> Message | None:

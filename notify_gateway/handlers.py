@@ -47,6 +47,8 @@ PETITIONER_NOTICES = {
     PETITION_DECLINED: "step_declined",
     PETITION_EXTENDED: "step_extended",
     PETITION_REPLIED: "step_replied",
+    PETITION_REVIEWED: "step_reviewed",
+    PETITION_RE_EXAMINED: "step_re_examined",
 }
 # What other government systems may subscribe to.
 WEBHOOK_EVENT_TYPES = (

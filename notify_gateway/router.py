@@ -95,9 +95,7 @@ def post_redrive(
     who: Annotated[Principal, Depends(require_staff("supervisor", "admin"))],
     notice_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="通知编号")],
 ) -> NoticeRead:
-    notice = redrive(session, notice_id, utcnow())
-    if notice.hidden_from and notice.hidden_from == who.unit_id:
-        raise ProblemError(404, f"通知 {notice_id} 不存在")
+    notice = redrive(session, notice_id, utcnow(), who.unit_id)
     session.commit()
     return _read(notice)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notify_gateway.addressing import INBOX, WEBHOOK, routes_for
+from notify_gateway.addressing import INBOX, WEBHOOK, routes_for, unit_of
 from notify_gateway.models import Notice, NotifyPetition, WebhookSubscription
 from notify_gateway.templates import render
 from shared.directory import Directory
@@ -60,6 +60,16 @@ def _exists(session: Session, event_id: str, channel: str, recipient: str) -> bo
     return found is not None
 
 
+def accused_unit(session: Session, petition_id: str, data: dict[str, Any]) -> str | None:
+    """The unit a report accuses, from what the gateway keeps or, when the event came
+    first, from the event itself. Its staff never read the notice."""
+    known = session.get(NotifyPetition, petition_id)
+    if known is not None and known.accused_unit:
+        return known.accused_unit
+    accused = data.get("accused_unit") or (data.get("accused") or {}).get("unit_id")
+    return str(accused) if accused else None
+
+
 def record_notice(
     session: Session,
     *,
@@ -74,7 +84,10 @@ def record_notice(
 ) -> list[Notice]:
     """Render the notice and record it on each channel that reaches `recipient`, once
     per (event, channel, recipient). The inbox copy is delivered at once; the others
-    wait for the dispatcher."""
+    wait for the dispatcher. Nothing goes to the unit a report accuses."""
+    hidden_from = accused_unit(session, petition_id, event.data)
+    if hidden_from is not None and unit_of(recipient) == hidden_from:
+        return []
     subject, body = render(kind, context)
     known = session.get(NotifyPetition, petition_id)
     now = utcnow()
@@ -105,7 +118,7 @@ def record_notice(
             urgent=urgent,
             address=route.address,
             next_attempt_at=None if inbox else now,
-            hidden_from=known.accused_unit if known else None,
+            hidden_from=hidden_from,
         )
         session.add(notice)
         session.flush()
@@ -154,6 +167,8 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
         },
         ensure_ascii=False,
     )
+    petition_id = str(event.data.get("petition_id") or event.subject or "")
+    hidden_from = accused_unit(session, petition_id, event.data)
     now = utcnow()
     made = 0
     for sub in subscriptions:
@@ -163,7 +178,7 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
         session.add(
             Notice(
                 event_id=event.id,
-                petition_id=str(event.data.get("petition_id") or event.subject or ""),
+                petition_id=petition_id,
                 kind="webhook",
                 channel=WEBHOOK,
                 recipient=recipient,
@@ -174,6 +189,7 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
                 created_at=now,
                 address=sub.url,
                 next_attempt_at=now,
+                hidden_from=hidden_from,
             )
         )
         made += 1
@@ -206,10 +222,11 @@ def subscribe(
     return sub, secret
 
 
-def redrive(session: Session, notice_id: int, now: datetime) -> Notice:
-    """Staff send a dead (or failed) notice again, from its first attempt."""
+def redrive(session: Session, notice_id: int, now: datetime, by_unit: str | None) -> Notice:
+    """Staff of `by_unit` send a dead (or failed) notice again, from its first attempt.
+    A notice hidden from their unit does not exist for them."""
     notice = session.get(Notice, notice_id)
-    if notice is None:
+    if notice is None or (notice.hidden_from and notice.hidden_from == by_unit):
         raise ProblemError(404, f"通知 {notice_id} 不存在")
     if notice.state not in ("dead", "failed"):
         raise ProblemError(

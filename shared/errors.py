@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -198,6 +199,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = str(exc.detail) if exc.detail else title_for(status)
         headers = dict(exc.headers) if exc.headers else None
         return problem_response(ProblemError(status, detail, headers=headers), request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same thing (a double tap, two clerks at once): the
+        # loser changed nothing and may look again.
+        return problem_response(
+            ProblemError(409, "该操作与同时提交的另一操作冲突，未作任何更改，请刷新后重试"),
+            request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -148,7 +148,10 @@ def _project_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline:
 def on_deadline_opened(session: Session, event: Envelope) -> None:
     data = event.data
     row = _project_deadline(session, data)
-    row.state = data["state"]
+    if row.state != "met":
+        # Its end may have arrived first (events cross on a distributed bus): a clock
+        # already met stays met.
+        row.state = data["state"]
     note = "（节假日安排未公布，暂按周末计算）" if row.provisional else ""
     _timeline(
         session,

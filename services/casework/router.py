@@ -121,7 +121,7 @@ def post_evaluation(
         Body(openapi_examples={"满意": {"value": {"rating": "satisfied", "comment": "处理及时"}}}),
     ],
 ) -> Accepted:
-    case = find_case(session, request.app.state.protector, query_code, phone)
+    case = find_case(session, request.app.state.protector, query_code, phone, for_update=True)
     evaluate(session, case=case, body=body, directory=request.app.state.directory.get(session))
     session.commit()
     return Accepted(status="accepted")
@@ -145,7 +145,7 @@ def post_review_request(
         ),
     ],
 ) -> Accepted:
-    case = find_case(session, request.app.state.protector, query_code, phone)
+    case = find_case(session, request.app.state.protector, query_code, phone, for_update=True)
     closes = request_review(
         session,
         case=case,
@@ -191,7 +191,7 @@ def post_return(
     ],
 ) -> Accepted:
     directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
+    case = get_visible_case(session, petition_id, who, directory, for_update=True)
     closes = steps.return_petition(
         session,
         case=case,
@@ -245,7 +245,7 @@ def _act(
 ) -> StepDone:
     """Take a step on a petition the caller can see, and say where it stands now."""
     directory = request.app.state.directory.get(session)
-    case = get_visible_case(session, petition_id, who, directory)
+    case = get_visible_case(session, petition_id, who, directory, for_update=True)
     action(session, case=case, who=who, directory=directory, **params)
     session.commit()
     return _done(case)

@@ -97,9 +97,17 @@ def _deadlines(session: Session, petition_id: str) -> list[DeadlineRead]:
 
 
 def get_visible_case(
-    session: Session, petition_id: str, who: Principal, directory: Directory
+    session: Session,
+    petition_id: str,
+    who: Principal,
+    directory: Directory,
+    *,
+    for_update: bool = False,
 ) -> CaseView:
-    case = session.get(CaseView, petition_id)
+    """The case if `who` may see it. `for_update` locks its row until commit (on
+    PostgreSQL; SQLite writes one at a time anyway), so that two steps taken at once
+    are checked one after the other and the second sees what the first did."""
+    case = session.get(CaseView, petition_id, with_for_update=for_update)
     # Not visible reads as not found: existence itself is not disclosed.
     if case is None or not may_see(case, who, directory):
         raise not_found(f"信访事项 {petition_id} ")

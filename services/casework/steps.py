@@ -143,6 +143,9 @@ def record_step(
             "query_code": case.query_code,
             "title": (case.record or {}).get("title"),
             "collective": "collective" in ((case.routing or {}).get("flags") or []),
+            # the routing round the step belongs to: a late event of an earlier round
+            # must not close the clocks of the current one
+            "round": (case.record or {}).get("routing_round", 1),
             "at": iso_china(utcnow()),
             **detail,
         },
@@ -231,7 +234,7 @@ def return_petition(
         who=who,
         directory=directory,
         summary=f"{_unit_name(directory, who.unit_id)}认为不属于本单位职责，退回重新分办：{reason}",
-        detail={"reason": reason, "round": record.get("routing_round", 1)},
+        detail={"reason": reason},
     )
     return closes
 
@@ -281,6 +284,26 @@ def _open_deadline(session: Session, case: CaseView, step: str) -> CaseDeadline 
     )
 
 
+CLOCK_NAMES = {"handle": "办理", "re_examination": "复核"}
+# The clock that runs in a state a pause may be taken from.
+RUNNING_CLOCK = {
+    "handling": "handle",
+    "extended": "handle",
+    "re_examination_requested": "re_examination",
+}
+
+
+def _refuse_when_overdue(session: Session, case: CaseView, step: str, what: str) -> None:
+    """Neither an extension nor a pause can undo a period that has already run out."""
+    running = _open_deadline(session, case, step)
+    if running is not None and running.due_at < utcnow():
+        raise ProblemError(
+            409,
+            f"{CLOCK_NAMES[step]}期限已于 "
+            f"{to_china(running.due_at):%Y-%m-%d} 届满，超期后不能再{what}",
+        )
+
+
 def extend(
     session: Session,
     *,
@@ -297,12 +320,7 @@ def extend(
     check_may_act(case, "extend", who)
     if (case.record or {}).get("extended_days"):
         raise ProblemError(409, "已延期一次，不能再次延期（第三十四条）")
-    handling = _open_deadline(session, case, "handle")
-    if handling is not None and handling.due_at < utcnow():
-        raise ProblemError(
-            409,
-            f"办理期限已于 {to_china(handling.due_at):%Y-%m-%d} 届满，超期后不能再申请延期",
-        )
+    _refuse_when_overdue(session, case, "handle", "延期")
     _set_record(case, extended_days=days)
     take_step(
         session,
@@ -327,6 +345,7 @@ def pause(
     """A hearing, or waiting for material the petitioner was asked for: the clock stops."""
     check_allowed(case, "pause")
     check_may_act(case, "pause", who)
+    _refuse_when_overdue(session, case, RUNNING_CLOCK[case.status], "中止计时")
     _set_record(case, paused_from=case.status, pause_kind=kind)
     take_step(
         session,

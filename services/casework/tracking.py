@@ -49,12 +49,19 @@ PUBLIC_KINDS = {
 }
 
 
-def find_case(session: Session, protector: DataProtector, query_code: str, phone: str) -> CaseView:
+def find_case(
+    session: Session,
+    protector: DataProtector,
+    query_code: str,
+    phone: str,
+    *,
+    for_update: bool = False,
+) -> CaseView:
     """The case behind a query code, if `phone` is one of its petitioners'. A wrong
-    phone and an unknown code answer alike, so neither can be probed."""
-    case = session.scalar(
-        select(CaseView).where(CaseView.query_code == normalize_query_code(query_code))
-    )
+    phone and an unknown code answer alike, so neither can be probed. `for_update` as
+    in `get_visible_case`."""
+    query = select(CaseView).where(CaseView.query_code == normalize_query_code(query_code))
+    case = session.scalar(query.with_for_update() if for_update else query)
     digests = protector.lookup_hashes(normalize_phone(phone))
     if case is None or not set(digests) & set(case.phone_hashes or []):
         raise ProblemError(404, "查询码或手机号不正确")

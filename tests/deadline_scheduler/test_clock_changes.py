@@ -159,3 +159,19 @@ def test_a_leader_in_charge_hears_from_the_urging_notice_on() -> None:
     # the superior is the same leader: told once
     sup = addresses("superior_and_supervision", "qinghe.hrss", leaders)
     assert sup.count("unit:qinghe.party_gov:leader") == 1
+
+
+def test_the_unit_a_report_accuses_is_never_told() -> None:
+    # a report against the petition bureau, handled elsewhere: its supervisors would
+    # otherwise receive the supervision order about the report against themselves
+    sup = [
+        r.address
+        for r in recipients(
+            "superior_and_supervision",
+            "qinghe.hrss",
+            DIRECTORY,
+            ("qinghe.petition_bureau",),
+            hidden_from="qinghe.petition_bureau",
+        )
+    ]
+    assert sup == ["unit:qinghe.party_gov:leader"]

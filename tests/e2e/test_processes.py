@@ -142,7 +142,8 @@ def wait_all_routed(
 def wait_notices(
     client: httpx.Client, notify_url: str, records: dict[str, dict[str, Any]], timeout: float
 ) -> dict[str, list[dict[str, Any]]]:
-    """Wait until each petition has its receipt, and its new-case notice when it has a lead unit."""
+    """Wait until each petition has its receipt and the notice of where it went, and its
+    new-case notice when it has a lead unit."""
     got: dict[str, list[dict[str, Any]]] = {}
 
     def probe() -> bool:
@@ -151,7 +152,9 @@ def wait_notices(
                 continue
             notices = notices_of(client, notify_url, pid)
             kinds = {n["kind"] for n in notices}
-            wanted = {"receipt"} | ({"new_case"} if record["routing"].get("lead_unit") else set())
+            wanted = {"receipt", "routed"} | (
+                {"new_case"} if record["routing"].get("lead_unit") else set()
+            )
             if wanted <= kinds:
                 got[pid] = notices
         return len(got) == len(records)
@@ -482,7 +485,7 @@ def test_embedded_single_process_flow(
         wait_outbox_drained(sqlite_url, timeout=45)
         for pid in ids:
             kinds = sorted(n["kind"] for n in notices_of(client, restarted.url, pid))
-            assert kinds == ["new_case", "receipt"], (pid, kinds, notices[pid])
+            assert kinds == ["new_case", "receipt", "routed"], (pid, kinds, notices[pid])
 
     assert restarted.alive(), restarted.describe()
     assert_exactly_once(db_counts(sqlite_url, ids), ids, records)

@@ -264,6 +264,18 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
             "accused": {"name": "赵六", "position": "接访科科长", "unit_id": accused_unit},
         },
     )
+    # another government system subscribes to new petitions: its copies are the
+    # report's, too (nothing listens on port 9: they stay pending or fail)
+    hook = api.client.post(
+        "/api/v1/webhook-subscriptions",
+        json={
+            "system": "hotline-12345",
+            "url": "http://127.0.0.1:9/events",
+            "event_types": ["cn.xinfang.petition.received", "cn.xinfang.petition.routed"],
+        },
+        headers=api.auth("qinghe.party_gov", "admin"),
+    )
+    assert hook.status_code == 201, hook.text
     pid = submit(api, body)["id"]
     discipline = api.auth("qinghe.discipline", "supervisor")
 
@@ -273,9 +285,13 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
 
     assert wait_for(handled)["routing"]["lead_unit"] == "qinghe.discipline"
     wait_for(
-        lambda: api.client.get(
-            "/api/v1/notices", params={"petition_id": pid}, headers=discipline
-        ).json()
+        lambda: {"webhook", "new_case"}
+        <= {
+            n["kind"]
+            for n in api.client.get(
+                "/api/v1/notices", params={"petition_id": pid}, headers=discipline
+            ).json()
+        }
     )
     leaks = []
     for role in ("registrar", "supervisor", "admin"):
@@ -289,4 +305,8 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
         notices = api.client.get("/api/v1/notices", params={"petition_id": pid}, headers=accused)
         if notices.status_code == 200 and notices.json():
             leaks.append(f"{role}: /notices shows {len(notices.json())} notices")
+        for state in ("pending", "sent", "delivered", "failed", "dead"):
+            listed = api.client.get("/api/v1/notices", params={"state": state}, headers=accused)
+            if listed.status_code == 200 and pid in listed.text:
+                leaks.append(f"{role}: /notices?state={state} shows the report's notices")
     assert not leaks, leaks

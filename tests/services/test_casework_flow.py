@@ -151,7 +151,7 @@ def test_one_extension_of_at_most_thirty_days_approved_by_the_head(api: Api) -> 
     assert "30 日" in told[0]["body"] and "劳动监察" in told[0]["body"]
 
 
-def test_no_extension_once_the_period_has_run_out(api: Api) -> None:
+def test_no_extension_nor_pause_once_the_period_has_run_out(api: Api) -> None:
     pid = submitted(api)["id"]
     hrss, head = api.auth("qinghe.hrss", "handler"), api.auth("qinghe.hrss", "leader")
     step(api, pid, "accept", hrss)
@@ -169,6 +169,10 @@ def test_no_extension_once_the_period_has_run_out(api: Api) -> None:
     ask = {"days": 10, "reason": "需等待调查结果", "approved_by": "王局长"}
     late = step(api, pid, "extend", head, **ask)
     assert late.status_code == 409 and "届满" in late.json()["detail"]
+    # nor can the clock be stopped once it has run out
+    stop = step(api, pid, "pause", hrss, kind="material", reason="请补充劳动合同复印件")
+    assert stop.status_code == 409 and "不能再中止计时" in stop.json()["detail"]
+    assert record(api, pid)["status"] == "handling"
 
 
 def test_from_reply_to_re_examination_the_matter_is_finalized(api: Api) -> None:
@@ -218,6 +222,15 @@ def test_from_reply_to_re_examination_the_matter_is_finalized(api: Api) -> None:
     kinds = [e["kind"] for e in timeline(api, pid)]
     for kind in ("accepted", "replied", "review_request", "reviewed", "re_examined", "finalized"):
         assert kind in kinds, kind
+
+    # the petitioner is told of each opinion, and of where to go next
+    def opinions_told() -> dict[str, str] | None:
+        told = {n["kind"]: n["body"] for n in notices(api, pid)}
+        return told if {"step_reviewed", "step_re_examined"} <= told.keys() else None
+
+    told = wait_for(opinions_told)
+    assert "部分支持" in told["step_reviewed"] and "请求复核" in told["step_reviewed"]
+    assert "不再受理" in told["step_re_examined"]
 
     # The same matter raised again is declined as finalized, pointing at this case.
     again = api.client.post("/api/v1/petitions", json=petition()).json()

@@ -4,6 +4,8 @@ petition can reach, and at each stop every staff step that is not allowed is tri
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from services.casework.lifecycle import STATUS_NAMES, STEPS
@@ -246,3 +248,53 @@ def test_a_review_body_too_early_is_told_what_is_allowed_now(api: Api) -> None:
         r = post(api, pid, endpoint, who_for(people, step), **body)
         assert r.status_code == 409, (endpoint, r.status_code, r.text)
         assert r.json()["allowed_steps"] == ALLOWED["routed"]
+
+
+def at_once(count: int, send: Callable[[int], Any]) -> list[int]:
+    """`count` requests released together (a double tap, two clerks at one case)."""
+    start = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def one(i: int) -> None:
+        start.wait()
+        statuses.append(send(i).status_code)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(statuses)
+
+
+def test_steps_taken_at_once_succeed_once_and_the_rest_are_told_why(api: Api) -> None:
+    people = actors(api)
+    # two clerks accept and decline the same petition at the same moment
+    pid = api.client.post("/api/v1/petitions", json=petition_by(41)).json()["id"]
+    routed(api, pid)
+    accept, decline = ENDPOINTS["accept"][1], ENDPOINTS["decline"][1]
+    statuses = at_once(
+        6,
+        lambda i: post(api, pid, "accept", people["lead"], **accept)
+        if i % 2
+        else post(api, pid, "decline", people["lead"], **decline),
+    )
+    assert statuses == [200] + [409] * 5, statuses
+    decided = [k for k, _, _ in step_lines(api, pid) if k in ("accepted", "declined")]
+    assert len(decided) == 1, decided
+
+    # the petitioner taps "rate" twice (four times)
+    receipt = api.client.post("/api/v1/petitions", json=petition_by(42)).json()
+    pid, code = receipt["id"], receipt["query_code"]
+    routed(api, pid)
+    take(api, pid, "accept", people["lead"], "handling", **accept)
+    take(api, pid, "reply", people["lead"], "replied", **OPINION)
+    rate = {"rating": "satisfied", "comment": "处理及时"}
+    statuses = at_once(
+        4,
+        lambda i: api.client.post(
+            f"/api/v1/track/{code}/evaluation", params={"phone": "13900000042"}, json=rate
+        ),
+    )
+    assert statuses == [201] + [409] * 3, statuses
+    assert [k for k, _, _ in step_lines(api, pid)].count("evaluation") == 1

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from deadline_scheduler.models import Deadline
+from deadline_scheduler.service import close_steps
+from shared.db import make_engine, make_session_factory, transaction
+from shared.timeutil import utcnow
 from tests.helpers import petition, wait_for
 from tests.services.conftest import Api
 
@@ -55,6 +61,24 @@ def test_a_returned_petition_is_routed_again_without_the_unit(api: Api) -> None:
     again = api.client.post(url, json={"reason": "也不属于本局职责"}, headers=bureau)
     assert again.status_code == 409
     assert "不能再次退回" in again.json()["detail"]
+
+    # The new unit has its own acceptance clock. A late copy of round 1's events (a
+    # distributed bus may deliver it after round 2's) does not stop it.
+    engine = make_engine(api.url)
+    factory = make_session_factory(engine)
+
+    def round_two_clock() -> bool:
+        with transaction(factory) as session:
+            open_ = select(Deadline.step).where(
+                Deadline.petition_id == pid, Deadline.state != "met"
+            )
+            return "accept#2" in session.scalars(open_).all()
+
+    wait_for(round_two_clock)
+    with transaction(factory) as session:
+        assert close_steps(session, petition_id=pid, steps=("accept",), at=utcnow(), round_=1) == 0
+        assert close_steps(session, petition_id=pid, steps=("accept",), at=utcnow(), round_=2) == 1
+    engine.dispose()
 
 
 def test_every_decision_can_be_read_back_with_its_facts_and_trace(api: Api) -> None:
