@@ -87,6 +87,7 @@ def register(bus: Bus, *, directories: DirectoryCache, enabled: frozenset[str]) 
         recipient: str,
         context: dict[str, Any],
         urgent: bool = False,
+        stage: str | None = None,
     ) -> None:
         record_notice(
             session,
@@ -98,6 +99,7 @@ def register(bus: Bus, *, directories: DirectoryCache, enabled: frozenset[str]) 
             directory=directories.get(session),
             enabled=enabled,
             urgent=urgent,
+            stage=stage,
         )
 
     def on_petition_received(session: Session, event: Envelope) -> None:
@@ -174,6 +176,7 @@ def register(bus: Bus, *, directories: DirectoryCache, enabled: frozenset[str]) 
                 },
                 # a supervision order and beyond are not held for quiet hours
                 urgent=data["stage"] in ("supervised", "accountability"),
+                stage=data["stage"],
             )
 
     def on_step(session: Session, event: Envelope) -> None:

@@ -50,6 +50,8 @@ class Notice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     hidden_from: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The rung of the urging ladder (reminded, urged, supervised, accountability).
+    stage: Mapped[str | None] = mapped_column(String(30), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("event_id", "channel", "recipient"),

@@ -41,6 +41,7 @@ def _read(n: Notice) -> NoticeRead:
         recipient=n.recipient,
         subject=n.subject,
         body=n.body,
+        stage=n.stage,
         state=n.state,
         attempts=n.attempts,
         urgent=n.urgent,

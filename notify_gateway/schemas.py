@@ -16,6 +16,11 @@ class NoticeRead(BaseModel):
     recipient: str = Field(examples=["petitioner:K7QM-4TZP-9WXA"])
     subject: str = Field(examples=["您的信访事项已登记"])
     body: str
+    stage: str | None = Field(
+        default=None,
+        examples=["urged"],
+        description="催办阶段（仅催办类通知）：reminded / urged / supervised / accountability",
+    )
     state: str = Field(
         examples=["delivered"], description="pending / sent / delivered / failed / dead"
     )

@@ -81,6 +81,7 @@ def record_notice(
     directory: Directory,
     enabled: frozenset[str],
     urgent: bool = False,
+    stage: str | None = None,
 ) -> list[Notice]:
     """Render the notice and record it on each channel that reaches `recipient`, once
     per (event, channel, recipient). The inbox copy is delivered at once; the others
@@ -119,6 +120,7 @@ def record_notice(
             address=route.address,
             next_attempt_at=None if inbox else now,
             hidden_from=hidden_from,
+            stage=stage,
         )
         session.add(notice)
         session.flush()

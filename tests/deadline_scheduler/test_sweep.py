@@ -80,6 +80,14 @@ def test_each_stage_once_and_told_to_the_unit(api: Api) -> None:
     urging = {
         (n["subject"].split("：")[0], n["recipient"]) for n in notices if n["kind"] == "urging"
     }
+    # each shows its rung of the ladder
+    assert {n["stage"] for n in notices if n["kind"] == "urging"} == {
+        "reminded",
+        "urged",
+        "supervised",
+        "accountability",
+    }
+    assert all(n["stage"] is None for n in notices if n["kind"] != "urging")
     assert urging == {
         ("提醒（黄色）", "unit:qinghe.hrss:handler"),
         ("催办（橙色）", "unit:qinghe.hrss:handler"),
