@@ -3,13 +3,14 @@ extend and end its clocks, as the policies (`policies.py`) say."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deadline_scheduler.models import PetitionLeader
+from deadline_scheduler.models import ClockCursor, Deadline, ParkedStep, PetitionLeader
 from deadline_scheduler.policies import DEFAULT_POLICIES, load_overrides, policy_for
 from deadline_scheduler.service import (
     close_steps,
@@ -21,37 +22,28 @@ from deadline_scheduler.service import (
 )
 from shared.bus import Bus
 from shared.calendar import CalendarCache
+from shared.db import insert_if_missing
 from shared.directory import Directory, DirectoryCache
 from shared.events import (
+    CLOCK_STEP_EVENTS,
     LEADER_ASSIGNED,
     PETITION_ACCEPTED,
     PETITION_DECLINED,
     PETITION_EXTENDED,
     PETITION_PAUSED,
-    PETITION_RE_EXAMINED,
-    PETITION_REPLIED,
     PETITION_RESUMED,
     PETITION_RETURNED,
-    PETITION_REVIEWED,
     PETITION_ROUTED,
     REVIEW_REQUESTED,
     Envelope,
 )
+from shared.timeutil import utcnow
 
+log = logging.getLogger("xinfang.scheduler")
 CONSUMER = "scheduler"
-STEP_EVENTS = [
-    PETITION_ROUTED,
-    PETITION_ACCEPTED,
-    PETITION_DECLINED,
-    PETITION_RETURNED,
-    PETITION_EXTENDED,
-    PETITION_PAUSED,
-    PETITION_RESUMED,
-    PETITION_REPLIED,
-    REVIEW_REQUESTED,
-    PETITION_REVIEWED,
-    PETITION_RE_EXAMINED,
-]
+STEP_EVENTS = [PETITION_ROUTED, *CLOCK_STEP_EVENTS]
+# Steps that end a routing round's acceptance clock.
+ROUND_STEP_EVENTS = (PETITION_ACCEPTED, PETITION_DECLINED, PETITION_RETURNED)
 
 
 @dataclass(frozen=True)
@@ -98,6 +90,75 @@ def _level(directory: Directory, unit_id: str | None) -> str | None:
 
 def register(bus: Bus, *, calendars: CalendarCache, directories: DirectoryCache) -> None:
     def on_step(session: Session, event: Envelope) -> None:
+        """Apply a step to the petition's clocks in the order the steps were taken:
+        one that arrives before a step it follows waits (parked) for it."""
+        petition_id = event.data["petition_id"]
+        # One handler at a time per petition, whichever replica and event type.
+        insert_if_missing(session, ClockCursor, petition_id=petition_id, applied_seq=0)
+        cursor = session.get(ClockCursor, petition_id, with_for_update=True, populate_existing=True)
+        assert cursor is not None
+        seq = event.data.get("clock_seq")
+        if seq is None:  # routing's decision, or a step recorded before steps were numbered
+            apply_step(session, event)
+        elif seq <= cursor.applied_seq:
+            return
+        elif ready(session, event, cursor):
+            apply_step(session, event)
+            cursor.applied_seq = seq
+        else:
+            park(session, event, seq)
+            return
+        apply_parked(session, cursor)
+
+    def ready(session: Session, event: Envelope, cursor: ClockCursor) -> bool:
+        """The step before it has been applied, and an acceptance, refusal or return
+        finds its round's acceptance clock opened by routing."""
+        if event.data["clock_seq"] != cursor.applied_seq + 1:
+            return False
+        if event.type not in ROUND_STEP_EVENTS:
+            return True
+        key = round_key("accept", int(event.data.get("round") or 1))
+        opened = session.scalar(
+            select(Deadline.id).where(
+                Deadline.petition_id == cursor.petition_id, Deadline.step == key
+            )
+        )
+        return opened is not None
+
+    def park(session: Session, event: Envelope, seq: int) -> None:
+        log.info(
+            "clock step %s (%s) of petition %s came early; waiting for step %d",
+            seq,
+            event.type,
+            event.data["petition_id"],
+            seq - 1,
+        )
+        insert_if_missing(
+            session,
+            ParkedStep,
+            petition_id=event.data["petition_id"],
+            seq=seq,
+            event=event.to_json(),
+            parked_at=utcnow(),
+        )
+
+    def apply_parked(session: Session, cursor: ClockCursor) -> None:
+        """Apply, in order, the parked steps that are ready now."""
+        parked = session.scalars(
+            select(ParkedStep)
+            .where(ParkedStep.petition_id == cursor.petition_id)
+            .order_by(ParkedStep.seq)
+        ).all()
+        for row in parked:
+            event = Envelope.from_json(row.event)
+            if row.seq > cursor.applied_seq:
+                if not ready(session, event, cursor):
+                    return
+                apply_step(session, event)
+                cursor.applied_seq = row.seq
+            session.delete(row)
+
+    def apply_step(session: Session, event: Envelope) -> None:
         data = event.data
         petition_id = data["petition_id"]
         if event.type in (PETITION_PAUSED, PETITION_RESUMED, PETITION_EXTENDED):

@@ -1,5 +1,6 @@
 """The scheduler's tables: one deadline per (petition, step), the stages issued, the
-county's own time limits and the leaders in charge of a petition."""
+county's own time limits, the leaders in charge of a petition, and how far each
+petition's clock steps have been applied (with those that came too early)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,28 @@ class PetitionLeader(Base):
     unit_id: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("petition_id", "unit_id"),)
+
+
+class ClockCursor(Base):
+    """How far a petition's clock steps (casework's `clock_seq`) have been applied."""
+
+    __tablename__ = "clock_cursor"
+
+    petition_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    applied_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ParkedStep(Base):
+    """A clock step that arrived before one it follows (a resume before its pause, an
+    acceptance before the routing that opened its clock): kept, and applied as soon
+    as what it waits for has been."""
+
+    __tablename__ = "parked_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("petition_id", "seq"),)

@@ -92,3 +92,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_if_missing(session: Session, model: type[Base], **values: Any) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike: the row exists
+    afterwards, whoever made it, and racing callers never fail on the key."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(model).values(**values).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())

@@ -51,6 +51,21 @@ PETITION_FINALIZED = "cn.xinfang.petition.finalized"
 PETITION_NOTED = "cn.xinfang.petition.noted"
 LEADER_ASSIGNED = "cn.xinfang.petition.leader_assigned"
 POLICY_CHANGED = "cn.xinfang.policy.changed"
+# Casework's steps that move a clock, numbered per petition (`clock_seq`) in the order
+# they were taken: the scheduler applies them in that order even when a distributed
+# bus delivers them crossed (each type has its own consumer there).
+CLOCK_STEP_EVENTS = (
+    PETITION_ACCEPTED,
+    PETITION_DECLINED,
+    PETITION_RETURNED,
+    PETITION_EXTENDED,
+    PETITION_PAUSED,
+    PETITION_RESUMED,
+    PETITION_REPLIED,
+    REVIEW_REQUESTED,
+    PETITION_REVIEWED,
+    PETITION_RE_EXAMINED,
+)
 # The urging ladder: one type per stage (deadline_scheduler.ladder).
 DEADLINE_STAGES = ("reminded", "urged", "supervised", "accountability")
 DEADLINE_STAGE_TYPES = tuple(f"cn.xinfang.deadline.{s}" for s in DEADLINE_STAGES)

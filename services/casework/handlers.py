@@ -83,8 +83,14 @@ def on_petition_received(session: Session, event: Envelope) -> None:
     case = _case(session, data["petition_id"])
     case.query_code = data["query_code"]
     case.received_at = datetime.fromisoformat(data["received_at"])
+    # Merged, not replaced: the routing decision may have been seen first.
     case.record = {
-        k: v for k, v in data.items() if k not in ("petition_id", "phone_hashes", "sealed_phones")
+        **(case.record or {}),
+        **{
+            k: v
+            for k, v in data.items()
+            if k not in ("petition_id", "phone_hashes", "sealed_phones")
+        },
     }
     case.phone_hashes = list(data.get("phone_hashes") or [])
     case.updated_at = utcnow()

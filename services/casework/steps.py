@@ -21,6 +21,7 @@ from shared.calendar import WorkCalendar, period_end
 from shared.directory import Directory, UnitRow
 from shared.errors import FieldError, ProblemError
 from shared.events import (
+    CLOCK_STEP_EVENTS,
     LEADER_ASSIGNED,
     PETITION_ACCEPTED,
     PETITION_DECLINED,
@@ -127,6 +128,10 @@ def record_step(
     if status is not None:
         case.status = status
     case.updated_at = utcnow()
+    clock: dict[str, Any] = {}
+    if event_type in CLOCK_STEP_EVENTS:
+        clock["clock_seq"] = (case.record or {}).get("clock_seq", 0) + 1
+        _set_record(case, **clock)
     envelope = emit(
         session,
         type=event_type,
@@ -147,6 +152,7 @@ def record_step(
             # must not close the clocks of the current one
             "round": (case.record or {}).get("routing_round", 1),
             "at": iso_china(utcnow()),
+            **clock,
             **detail,
         },
     )
