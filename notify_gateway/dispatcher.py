@@ -5,7 +5,8 @@ A worker claims what is due on its channel (`FOR UPDATE SKIP LOCKED` on PostgreS
 and leases it, sends outside any transaction with the channel's own time limit, then
 records the outcome. A failure is retried with exponential back-off and jitter; after
 the last attempt the notice is dead, visible, and staff can re-drive it. Quiet hours
-hold petitioners' SMS until morning unless urgent; a per-recipient limit spaces SMS.
+hold petitioners' SMS until morning unless urgent; a per-recipient limit spaces SMS,
+and dispatchers claiming for the same phone at once take turns to count.
 If a worker dies mid-send its lease lapses and another tries again: a notice may then
 reach a provider twice, so every message carries the notice's stable id (webhook
 event id, e-mail Message-ID) for the receiver to de-duplicate.
@@ -13,15 +14,16 @@ event id, e-mail Message-ID) for the receiver to de-duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notify_gateway.addressing import SEALED, SMS, WEBHOOK
@@ -46,6 +48,18 @@ class Claimed:
     attempts: int  # before this one
     message: Message
     subscription_id: int | None
+
+
+def serialize_recipients(session: Session, keys: Iterable[str | None]) -> None:
+    """Dispatchers (one per replica) claiming SMS to the same phone take turns: each
+    counts what the other claimed before it (PostgreSQL: a transaction-scoped advisory
+    lock per phone, taken in one order so two claims never deadlock; SQLite's
+    transactions are serial already)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({k for k in keys if k}):
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 class Dispatcher:
@@ -97,8 +111,12 @@ class Dispatcher:
                 .limit(s.batch)
                 .with_for_update(skip_locked=True)
             ).all()
+            messages = {notice.id: self._message(session, notice) for notice in rows}
+            if channel == SMS:
+                limited = [n.address_hash for n in rows if messages[n.id] and not n.urgent]
+                serialize_recipients(session, limited)
             for notice in rows:
-                message = self._message(session, notice)
+                message = messages[notice.id]
                 if message is None:
                     continue
                 wait = self._held_until(session, notice, now)

@@ -19,7 +19,7 @@ from notify_gateway.models import Notice, NotifyPetition, WebhookSubscription
 from notify_gateway.templates import render
 from shared.directory import Directory
 from shared.errors import ProblemError
-from shared.events import NOTICE_RECORDED, Envelope, emit
+from shared.events import DEADLINE_STAGE_TYPES, NOTICE_RECORDED, Envelope, emit
 from shared.security import DataProtector, mask_phone
 from shared.timeutil import iso_china, utcnow
 
@@ -171,6 +171,8 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
     )
     petition_id = str(event.data.get("petition_id") or event.subject or "")
     hidden_from = accused_unit(session, petition_id, event.data)
+    # a copy of an urging stage shows its rung, like the stage's own notices
+    stage = event.data.get("stage") if event.type in DEADLINE_STAGE_TYPES else None
     now = utcnow()
     made = 0
     for sub in subscriptions:
@@ -192,6 +194,7 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
                 address=sub.url,
                 next_attempt_at=now,
                 hidden_from=hidden_from,
+                stage=stage,
             )
         )
         made += 1
@@ -227,7 +230,8 @@ def subscribe(
 def redrive(session: Session, notice_id: int, now: datetime, by_unit: str | None) -> Notice:
     """Staff of `by_unit` send a dead (or failed) notice again, from its first attempt.
     A notice hidden from their unit does not exist for them."""
-    notice = session.get(Notice, notice_id)
+    # locked: two clerks re-sending it at once, or a dispatcher finishing it, apply in turn
+    notice = session.get(Notice, notice_id, with_for_update=True)
     if notice is None or (notice.hidden_from and notice.hidden_from == by_unit):
         raise ProblemError(404, f"通知 {notice_id} 不存在")
     if notice.state not in ("dead", "failed"):

@@ -6,6 +6,7 @@ machine-readable path such as `petitioners.0.phone`.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -47,6 +48,17 @@ class FieldError(dict[str, str]):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(field=field, message=message)
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE or PRIMARY KEY
+    constraint): what losing a race to insert the same thing looks like. Other
+    integrity errors (a null, a foreign key) are bugs, not races."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return bool(sqlstate == "23505")
+    message = str(exc.orig)
+    return message.startswith(("UNIQUE constraint failed", "PRIMARY KEY must be unique"))
 
 
 class ProblemError(Exception):
@@ -202,17 +214,25 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        if not is_unique_violation(exc):
+            return await _unexpected(request, exc)  # a broken rule of ours: a bug, logged
         # Two requests raced for the same thing (a double tap, two clerks at once): the
-        # loser changed nothing and may look again.
+        # loser changed nothing and may try again (Retry-After: an idempotent replay
+        # must not keep this answer).
+        logging.getLogger("xinfang.errors").warning(
+            "request lost a race on %s: %s", request.url.path, exc.orig
+        )
         return problem_response(
-            ProblemError(409, "该操作与同时提交的另一操作冲突，未作任何更改，请刷新后重试"),
+            ProblemError(
+                409,
+                "该操作与同时提交的另一操作冲突，未作任何更改，请刷新后重试",
+                headers={"Retry-After": "1"},
+            ),
             request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        import logging
-
         logging.getLogger("xinfang.errors").exception("unhandled error on %s", request.url.path)
         return problem_response(
             ProblemError(500, "服务器内部错误，已记录，请稍后重试"), request.url.path

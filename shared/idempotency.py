@@ -75,6 +75,7 @@ class _Captured:
 
     status: int = 500
     content_type: str = ""
+    retry_after: bool = False
     chunks: list[bytes] = field(default_factory=list)
 
     def take(self, message: Message) -> None:
@@ -83,6 +84,8 @@ class _Captured:
             for name, value in message.get("headers", []):
                 if name.lower() == b"content-type":
                     self.content_type = value.decode("latin-1")
+                elif name.lower() == b"retry-after":
+                    self.retry_after = True
         elif message["type"] == "http.response.body":
             self.chunks.append(message.get("body", b""))
 
@@ -129,12 +132,14 @@ class Idempotency:
                 # The winner failed (5xx) and let go in between: try to claim again.
         raise RuntimeError("idempotency record could not be claimed")
 
-    def _complete(self, record_id: int, status: int, content_type: str, body: bytes) -> None:
+    def _complete(
+        self, record_id: int, status: int, content_type: str, body: bytes, *, keep: bool
+    ) -> None:
         with transaction(self.factory) as session:
             record = session.get(IdempotencyRecord, record_id)
             if record is None:  # given up as abandoned meanwhile
                 return
-            if status >= 500:
+            if not keep:
                 session.delete(record)  # let the client try again
                 return
             record.status = status
@@ -196,6 +201,9 @@ class Idempotency:
             response.status,
             response.content_type,
             b"".join(response.chunks),
+            # A failure, or an answer that says "try again" (a race lost, a rate
+            # limit): kept, it would answer every retry with the same key for a day.
+            keep=response.status < 500 and not response.retry_after,
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.casework.models import CaseDeadline, CaseView, TimelineEntry
 from services.casework.service import set_parties
 from shared.bus import Bus
+from shared.db import insert_if_missing
 from shared.events import (
     DEADLINE_OPENED,
     DEADLINE_RECOMPUTED,
@@ -50,10 +51,19 @@ NOTICE_STATES = {
 
 
 def _case(session: Session, petition_id: str) -> CaseView:
-    case = session.get(CaseView, petition_id)
-    if case is None:
-        case = CaseView(petition_id=petition_id, status="received", record={}, updated_at=utcnow())
-        session.add(case)
+    """The case, made if missing and locked: two events about one petition handled at
+    once (replicas on a distributed bus, or a staff step) apply one after the other,
+    and neither write is lost."""
+    insert_if_missing(
+        session,
+        CaseView,
+        petition_id=petition_id,
+        status="received",
+        record={},
+        updated_at=utcnow(),
+    )
+    case = session.get(CaseView, petition_id, with_for_update=True, populate_existing=True)
+    assert case is not None  # it was just made, or already there
     return case
 
 
@@ -134,12 +144,16 @@ def on_petition_routed(session: Session, event: Envelope) -> None:
     _timeline(session, event, data["petition_id"], "routed", summary, {"routing": routing})
 
 
-def _project_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline:
-    row = session.scalar(
+def _find_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline | None:
+    return session.scalar(
         select(CaseDeadline).where(
             CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
         )
     )
+
+
+def _project_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline:
+    row = _find_deadline(session, data)
     if row is None:
         row = CaseDeadline(petition_id=data["petition_id"], step=data["step"], state=data["state"])
         session.add(row)
@@ -153,19 +167,21 @@ def _project_deadline(session: Session, data: dict[str, Any]) -> CaseDeadline:
 
 def on_deadline_opened(session: Session, event: Envelope) -> None:
     data = event.data
-    row = _project_deadline(session, data)
-    if row.state != "met":
-        # Its end may have arrived first (events cross on a distributed bus): a clock
-        # already met stays met.
-        row.state = data["state"]
-    note = "（节假日安排未公布，暂按周末计算）" if row.provisional else ""
+    # A clock opens once. If its row is already here, a later change to it (paused,
+    # extended, met) crossed this event on a distributed bus and stands: the opening
+    # only adds its line to the timeline.
+    if _find_deadline(session, data) is None:
+        _project_deadline(session, data).state = data["state"]
+    note = "（节假日安排未公布，暂按周末计算）" if data.get("provisional") else ""
+    due_at = datetime.fromisoformat(data["due_at"])
     _timeline(
         session,
         event,
         data["petition_id"],
         "deadline",
-        f"开始计时：{row.step_name}，期限至 {to_china(row.due_at):%Y-%m-%d %H:%M}{note}",
-        {"step": data["step"], "due_at": data["due_at"], "basis": row.basis},
+        f"开始计时：{data.get('step_name') or data['step']}，"
+        f"期限至 {to_china(due_at):%Y-%m-%d %H:%M}{note}",
+        {"step": data["step"], "due_at": data["due_at"], "basis": data.get("basis") or {}},
     )
 
 
@@ -232,11 +248,7 @@ def on_identity_rekeyed(session: Session, event: Envelope) -> None:
 
 def on_deadline_stage(session: Session, event: Envelope) -> None:
     data = event.data
-    row = session.scalar(
-        select(CaseDeadline).where(
-            CaseDeadline.petition_id == data["petition_id"], CaseDeadline.step == data["step"]
-        )
-    )
+    row = _find_deadline(session, data)
     if (
         row is not None
         and row.state not in ("met", "paused")

@@ -55,9 +55,14 @@ def set_parties(
         session.add(CaseParty(petition_id=petition_id, unit_id=unit_id, part=part))
 
 
+def accused_unit(case: CaseView) -> str | None:
+    """The unit a report accuses (never told of it, never shown it), if any."""
+    return ((case.record or {}).get("accused") or {}).get("unit_id")
+
+
 def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
     record = case.record or {}
-    if hidden_from(who, (record.get("accused") or {}).get("unit_id")):
+    if hidden_from(who, accused_unit(case)):
         return False
     if who.kind == "apikey" or who.role in ALL_SEEING_ROLES:
         return True

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.casework.lifecycle import STEPS, IllegalStep, next_status
 from services.casework.models import CaseDeadline, CaseView, TimelineEntry
-from services.casework.service import set_parties
+from services.casework.service import accused_unit, set_parties
 from shared.calendar import WorkCalendar, period_end
 from shared.directory import Directory, UnitRow
 from shared.errors import FieldError, ProblemError
@@ -151,6 +151,9 @@ def record_step(
             # the routing round the step belongs to: a late event of an earlier round
             # must not close the clocks of the current one
             "round": (case.record or {}).get("routing_round", 1),
+            # the unit a report accuses: a notice of this step never reaches it, even
+            # when the gateway sees the step before the petition itself
+            "accused_unit": accused_unit(case),
             "at": iso_china(utcnow()),
             **clock,
             **detail,
@@ -493,8 +496,7 @@ def assign_leader(
         raise ProblemError(
             422, "包案单位不存在", errors=[FieldError("unit_id", f"单位 {unit_id} 不存在")]
         )
-    accused = ((case.record or {}).get("accused") or {}).get("unit_id")
-    if unit_id == accused:
+    if unit_id == accused_unit(case):
         raise ProblemError(409, "被举报单位的领导不能包案该举报事项（第三十条、第四十六条）")
     leaders = list((case.record or {}).get("leaders") or [])
     if unit_id in leaders:

@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 
 from deadline_scheduler.models import ParkedStep
 from shared.db import make_engine, make_session_factory, transaction
-from shared.events import PETITION_PAUSED, PETITION_RESUMED, Envelope, OutboxEvent
+from shared.events import (
+    DEADLINE_OPENED,
+    PETITION_PAUSED,
+    PETITION_RESUMED,
+    Envelope,
+    OutboxEvent,
+)
 from shared.timeutil import utcnow
 from tests.helpers import petition_by, wait_for
 from tests.services.conftest import Api, routed
@@ -87,3 +93,46 @@ def test_a_resume_delivered_before_its_pause_still_restarts_the_clock(api: Api) 
     assert after["due_at"] > before["due_at"]
     assert len(after["basis"]["pauses"]) == 1 and after["basis"]["pauses"][0]["end"]
     assert parked(api) == 0
+
+
+def test_a_clock_opening_delivered_after_its_pause_leaves_the_case_paused(api: Api) -> None:
+    pid = api.client.post("/api/v1/petitions", json=petition_by(52)).json()["id"]
+    routed(api, pid)
+    hrss = api.auth("qinghe.hrss", "handler")
+    assert api.client.post(f"/api/v1/petitions/{pid}/accept", json={}, headers=hrss).is_success
+    opened = wait_for(lambda: handle_deadline(api, pid))
+    r = api.client.post(
+        f"/api/v1/petitions/{pid}/pause",
+        json={"kind": "material", "reason": "请信访人补充劳动合同复印件"},
+        headers=hrss,
+    )
+    assert r.status_code == 200, r.text
+    wait_for(lambda: (d := handle_deadline(api, pid)) and d["state"] == "paused")
+    # the opening of the handling clock, as a distributed bus may deliver it: after
+    # the pause that followed it (a copy, under its own id, so the bus takes it)
+    engine = make_engine(api.url)
+    with transaction(make_session_factory(engine)) as session:
+        [original] = [
+            e
+            for e in session.scalars(
+                select(OutboxEvent.envelope).where(
+                    OutboxEvent.subject == pid, OutboxEvent.type == DEADLINE_OPENED
+                )
+            )
+            if e["data"]["step"] == "handle"
+        ]
+    engine.dispose()
+    late = Envelope.from_json(original)
+    deliver_in_this_order(
+        api,
+        Envelope(type=late.type, source=late.source, subject=pid, time=late.time, data=late.data),
+    )
+
+    def openings() -> int:
+        timeline = api.client.get(f"/api/v1/petitions/{pid}/timeline", headers=api.registrar)
+        return sum(1 for e in timeline.json() if e["summary"].startswith("开始计时：办理"))
+
+    wait_for(lambda: openings() == 2)
+    now = handle_deadline(api, pid)
+    assert now is not None and now["state"] == "paused"  # not reopened by the late copy
+    assert now["basis"]["pauses"] and opened["basis"].get("pauses") in (None, [])

@@ -9,6 +9,7 @@ without sleeping; the threaded tests run it as the app does, from the lifespan.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -581,6 +582,38 @@ def test_sms_beyond_the_hourly_limit_to_one_phone_wait_their_turn(stack: StackFa
     assert len(sms_to(s, phone)) == 4
 
 
+def test_two_dispatchers_claiming_one_phones_sms_at_once_keep_to_the_limit(
+    stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two replicas, each claiming one notice per round, both at the same instant:
+    # each claim lingers after counting, as a slow database would make it
+    s = stack(NOTIFY_SMS_PER_RECIPIENT_PER_HOUR="1", NOTIFY_BATCH="1")
+    pid = s.submit(petition_by(157))["id"]
+    s.wait_notices(2, petition_id=pid, channel="sms")
+    counted = Dispatcher._held_until
+
+    def slowly(self: Dispatcher, *args: Any) -> datetime | None:
+        wait = counted(self, *args)
+        time.sleep(0.5)
+        return wait
+
+    monkeypatch.setattr(Dispatcher, "_held_until", slowly)
+    start = threading.Barrier(2)
+
+    def replica() -> None:
+        start.wait()
+        s.run("sms")
+
+    replicas = [threading.Thread(target=replica) for _ in range(2)]
+    for r in replicas:
+        r.start()
+    for r in replicas:
+        r.join(30)
+    assert len(sms_to(s, "13900000157")) == 1
+    states = sorted(n.state for n in s.notices(petition_id=pid, channel="sms"))
+    assert states == ["pending", "sent"]
+
+
 def test_urgent_alerts_are_not_held_by_the_hourly_limit(stack: StackFactory) -> None:
     s = stack(NOTIFY_SMS_PER_RECIPIENT_PER_HOUR="2")
     for i in range(3):
@@ -589,6 +622,31 @@ def test_urgent_alerts_are_not_held_by_the_hourly_limit(stack: StackFactory) -> 
     s.drain("sms")
     for phone in LEADER_PHONES.values():
         assert len(sms_to(s, phone)) == 3
+
+
+def test_a_collective_report_against_the_petition_bureau_alerts_only_the_other_leaders(
+    stack: StackFactory,
+) -> None:
+    # the bureau's head is one of the leaders on duty, but this crowd accuses its staff
+    s = stack()
+    body = collective_visit(
+        156,
+        type="report",
+        title="集体反映信访局干部刁难群众",
+        content="县信访局接访科科长赵六多次刁难前来反映问题的群众。",
+        category="discipline.official",
+        accused={"name": "赵六", "position": "接访科科长", "unit_id": "qinghe.petition_bureau"},
+    )
+    pid = s.visit(body)["id"]
+    alerts = s.wait_notices(2, petition_id=pid, kind="collective_alert")
+    # recorded together, on every channel that reaches the leader
+    assert {n.recipient for n in alerts} == {"unit:qinghe.party_gov:leader"}
+    assert {"inbox", "sms"} <= {n.channel for n in alerts}
+    s.wait_notices(1, petition_id=pid, kind="new_case")
+    assert not [n for n in s.notices(petition_id=pid) if "qinghe.petition_bureau" in n.recipient]
+    s.drain("sms")
+    assert sms_to(s, LEADER_PHONES["unit:qinghe.petition_bureau:leader"]) == []
+    assert len(sms_to(s, LEADER_PHONES["unit:qinghe.party_gov:leader"])) == 1
 
 
 def test_the_hourly_limit_counts_a_petitioners_phone_across_petitions(

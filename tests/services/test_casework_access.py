@@ -5,8 +5,13 @@ internal."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from deadline_scheduler.sweep import sweep
+from shared.calendar import OfficialCalendar
+from shared.db import make_engine, make_session_factory
+from shared.timeutil import utcnow
 from tests.helpers import petition, petition_by, wait_for
 from tests.services.conftest import Api, routed
 
@@ -309,4 +314,41 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
             listed = api.client.get("/api/v1/notices", params={"state": state}, headers=accused)
             if listed.status_code == 200 and pid in listed.text:
                 leaks.append(f"{role}: /notices?state={state} shows the report's notices")
+        # nor re-send a copy of it they were never shown
+        [copy, *_] = [n for n in notices_of(api, pid, discipline) if n["kind"] == "webhook"]
+        redrive = api.client.post(f"/api/v1/notices/{copy['id']}/redrive", headers=accused)
+        # (a registrar may re-send nothing at all: 403 whatever the notice)
+        if redrive.status_code != (403 if role == "registrar" else 404):
+            leaks.append(f"{role}: /notices/{{id}}/redrive answers {redrive.status_code}")
     assert not leaks, leaks
+
+    # The ladder runs to its end: the supervision order goes to the handling organ's
+    # superior and, but for the accusation, to the bureau's supervisors, who are left
+    # out of the stage itself, not merely of its notices.
+    sweep(
+        make_session_factory(make_engine(api.url)),
+        now=utcnow() + timedelta(days=90),
+        calendar=OfficialCalendar(),
+    )
+
+    def urging() -> list[dict[str, Any]] | None:
+        r = get(api, pid, discipline, "/timeline")
+        entries = [e for e in r.json() if e["kind"] == "urging"]
+        return (
+            entries
+            if {"supervised", "accountability"} <= {e["detail"]["stage"] for e in entries}
+            else None
+        )
+
+    told = {r for e in wait_for(urging) for r in e["detail"]["recipients"]}
+    assert "unit:shifan.discipline:leader" in told
+    assert not [r for r in told if r.startswith(f"unit:{accused_unit}")]
+    wait_for(lambda: any(n["kind"] == "urging" for n in notices_of(api, pid, discipline)))
+    addressed = {n["recipient"] for n in notices_of(api, pid, discipline)}
+    assert not [r for r in addressed if r.startswith(f"unit:{accused_unit}")], addressed
+
+
+def notices_of(api: Api, pid: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    r = api.client.get("/api/v1/notices", params={"petition_id": pid}, headers=headers)
+    assert r.status_code == 200, r.text
+    return list(r.json())

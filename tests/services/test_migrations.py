@@ -18,14 +18,21 @@ def test_migrations_reach_head_and_match_the_models(db_url: str) -> None:
     assert set(metadata.tables) <= tables
 
 
-def test_urging_notices_from_before_the_stage_column_get_their_stage(db_url: str) -> None:
+def test_urging_notices_and_their_webhook_copies_from_before_the_stage_column_get_their_stage(
+    db_url: str,
+) -> None:
     config = alembic_config(db_url)
     command.downgrade(config, "0016")
     engine = make_engine(db_url)
     columns = "event_id, petition_id, kind, channel, recipient, subject, body, state, attempts"
     with engine.begin() as conn:
         for i, (kind, subject) in enumerate(
-            [("urging", "督办（红色）：受理 期限已过"), ("receipt", "您的信访事项已登记")]
+            [
+                ("urging", "督办（红色）：受理 期限已过"),
+                ("receipt", "您的信访事项已登记"),
+                ("webhook", "cn.xinfang.deadline.urged"),
+                ("webhook", "cn.xinfang.petition.received"),
+            ]
         ):
             conn.execute(
                 text(
@@ -37,6 +44,11 @@ def test_urging_notices_from_before_the_stage_column_get_their_stage(db_url: str
             )
     command.upgrade(config, "heads")
     with engine.connect() as conn:
-        stages = dict(conn.execute(text("SELECT kind, stage FROM notice")).all())
+        stages = dict(conn.execute(text("SELECT subject, stage FROM notice")).all())
     engine.dispose()
-    assert stages == {"urging": "supervised", "receipt": None}
+    assert stages == {
+        "督办（红色）：受理 期限已过": "supervised",
+        "您的信访事项已登记": None,
+        "cn.xinfang.deadline.urged": "urged",
+        "cn.xinfang.petition.received": None,
+    }

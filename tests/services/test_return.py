@@ -10,6 +10,7 @@ from sqlalchemy import select
 from deadline_scheduler.models import Deadline
 from deadline_scheduler.service import close_steps
 from shared.db import make_engine, make_session_factory, transaction
+from shared.events import PETITION_ACCEPTED, OutboxEvent
 from shared.timeutil import utcnow
 from tests.helpers import petition, wait_for
 from tests.services.conftest import Api
@@ -77,7 +78,27 @@ def test_a_returned_petition_is_routed_again_without_the_unit(api: Api) -> None:
     wait_for(round_two_clock)
     with transaction(factory) as session:
         assert close_steps(session, petition_id=pid, steps=("accept",), at=utcnow(), round_=1) == 0
-        assert close_steps(session, petition_id=pid, steps=("accept",), at=utcnow(), round_=2) == 1
+
+    # The bureau accepts: its step says which round it belongs to, and ends that
+    # round's clock.
+    r = api.client.post(f"/api/v1/petitions/{pid}/accept", json={}, headers=bureau)
+    assert r.status_code == 200, r.text
+    with transaction(factory) as session:
+        [accepted] = session.scalars(
+            select(OutboxEvent.envelope).where(
+                OutboxEvent.subject == pid, OutboxEvent.type == PETITION_ACCEPTED
+            )
+        ).all()
+    assert (
+        accepted["data"]["round"] == 2 and accepted["data"]["unit_id"] == "qinghe.petition_bureau"
+    )
+
+    def accept_met() -> bool:
+        with transaction(factory) as session:
+            met = select(Deadline.step).where(Deadline.petition_id == pid, Deadline.state == "met")
+            return "accept#2" in session.scalars(met).all()
+
+    wait_for(accept_met)
     engine.dispose()
 
 
