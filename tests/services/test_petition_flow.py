@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.helpers import petition, wait_for
@@ -78,6 +80,24 @@ def test_a_petition_is_received_routed_and_timed(api: Api) -> None:
     # the petitioner learns where it went
     assert by_kind["routed"]["recipient"] == f"petitioner:{receipt['query_code']}"
     assert "清河县人力资源和社会保障局" in by_kind["routed"]["body"]
+
+
+def test_the_readmes_example_petition_is_received_and_routed(api: Api) -> None:
+    """The first thing a newcomer runs (README, "The two commands") works as shown."""
+    body = json.loads((Path(__file__).parents[2] / "docs" / "example-petition.json").read_text())
+    r = api.client.post("/api/v1/petitions", json=body)
+    assert r.status_code == 201, r.text
+    record = routed(api, r.json()["id"])
+    assert record["routing"]["lead_unit"] == "qinghe.hrss", record["routing"]["reasons"]
+    assert [a["name"] for a in record["attachments"]] == ["欠条.png"]
+    # and the lead unit accepts it, as the README goes on to show
+    hrss = api.auth("qinghe.hrss", "handler")
+    r = api.client.post(f"/api/v1/petitions/{record['id']}/accept", json={}, headers=hrss)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["allowed_steps"]) == (
+        "handling",
+        ["extend", "pause", "reply"],
+    )
 
 
 def test_a_report_goes_to_the_discipline_unit_not_the_accused(api: Api) -> None:
