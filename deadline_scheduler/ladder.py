@@ -2,13 +2,16 @@
 
 Each stage is a day relative to the deadline's last day, counted in working days,
 and fires at the start of that day (Asia/Shanghai); a collective visit's ladder is in
-hours from the due time. Stages are data: each policy names its ladder.
+hours from the due time. Stages are data: each policy names its ladder, and a county
+may redefine a ladder or add its own in its time-limits file (DOMAIN.md: "The ladder
+is configuration").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from shared.calendar import WorkCalendar
 from shared.timeutil import CHINA, to_china
@@ -39,7 +42,41 @@ COLLECTIVE_LADDER: tuple[Stage, ...] = (
     Stage("supervised", "督办（红色）", 0, "superior_and_supervision", offset_hours=2),
     Stage("accountability", "追责问责建议", 0, "discipline", offset_hours=24),
 )
-LADDERS: dict[str, tuple[Stage, ...]] = {"default": DEFAULT_LADDER, "collective": COLLECTIVE_LADDER}
+Ladder = tuple[Stage, ...]
+LADDERS: dict[str, Ladder] = {"default": DEFAULT_LADDER, "collective": COLLECTIVE_LADDER}
+# A stage's title is its rung's, whatever ladder it is on.
+TITLES = {stage.name: stage.title for stage in DEFAULT_LADDER}
+
+
+def ladder_named(ladders: dict[str, Ladder], name: str | None) -> Ladder:
+    """The ladder a deadline climbs; one no longer configured falls back to the default."""
+    return ladders.get(name or "default") or ladders.get("default") or DEFAULT_LADDER
+
+
+def ladder_from_data(stages: list[dict[str, Any]]) -> Ladder:
+    """A county's ladder as stored (`deadline_scheduler.policies.LadderStageIn`)."""
+    return tuple(
+        Stage(
+            name=s["stage"],
+            title=TITLES[s["stage"]],
+            offset_working_days=int(s.get("offset_working_days") or 0),
+            to=s["to"],
+            offset_hours=s.get("offset_hours"),
+        )
+        for s in stages
+    )
+
+
+def ladder_to_data(ladder: Ladder) -> list[dict[str, Any]]:
+    return [
+        {"stage": s.name, "title": s.title, "to": s.to}
+        | (
+            {"offset_hours": s.offset_hours}
+            if s.offset_hours is not None
+            else {"offset_working_days": s.offset_working_days}
+        )
+        for s in ladder
+    ]
 
 
 def shift_working_days(day: date, n: int, calendar: WorkCalendar) -> date:

@@ -83,6 +83,18 @@ class TimeLimit(Base):
     __table_args__ = (UniqueConstraint("step", "level"),)
 
 
+class UrgingLadder(Base):
+    """A county's own urging ladder, by name: a default one redefined, or another a
+    time limit names. Its stages as `deadline_scheduler.ladder.ladder_from_data` reads them."""
+
+    __tablename__ = "urging_ladder"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(500))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class PetitionLeader(Base):
     """A leader's unit in charge of a petition (包案): told of its stages from urging on."""
 

@@ -3,7 +3,8 @@ limits"). Each policy says which event starts the step's clock, which events end
 its length and unit, and its urging ladder. The defaults are the regulation's; a
 county replaces lengths by the handling unit's level (village, township, county)
 with `xinfang policy load FILE` or `PUT /api/v1/time-limits`, and open deadlines are
-worked out again.
+worked out again. The same file may redefine an urging ladder or add one of the
+county's own (`ladders`), which its time limits then name.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from deadline_scheduler.clock import ClockUnit
-from deadline_scheduler.models import TimeLimit
+from deadline_scheduler.ladder import LADDERS, Ladder, ladder_from_data, ladder_to_data
+from deadline_scheduler.models import TimeLimit, UrgingLadder
 from shared.errors import pydantic_errors_to_fields
 from shared.events import (
     PETITION_ACCEPTED,
@@ -115,6 +117,22 @@ DEFAULT_POLICIES: dict[str, StepPolicy] = {
 FORWARD = DEFAULT_POLICIES["forward"]
 
 
+LADDER_NAME = r"^[a-z][a-z0-9_]{0,29}$"
+STAGE_NAMES = {"reminded": "提醒", "urged": "催办", "supervised": "督办", "accountability": "追责"}
+
+
+class LadderStageIn(BaseModel):
+    """One rung: when (working days from the deadline's last day, or hours from the
+    due time) and to whom (see deadline_scheduler.recipients)."""
+
+    model_config = {"extra": "forbid"}
+
+    stage: Literal["reminded", "urged", "supervised", "accountability"]
+    to: Literal["handler", "unit_and_head", "superior_and_supervision", "discipline"]
+    offset_working_days: int | None = Field(default=None, ge=-30, le=60, strict=True)
+    offset_hours: int | None = Field(default=None, ge=-720, le=720, strict=True)
+
+
 class TimeLimitIn(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -122,9 +140,13 @@ class TimeLimitIn(BaseModel):
     level: Literal["", "village", "township", "county", "city", "province"] = Field(
         default="", description="承办单位的层级；空为所有层级"
     )
-    length: int = Field(ge=1, le=3650, examples=[15])
+    length: int = Field(ge=1, le=3650, strict=True, examples=[15])
     unit: Literal["calendar_days", "working_days", "hours"] = Field(examples=["working_days"])
-    ladder: Literal["default", "collective"] | None = None
+    ladder: str | None = Field(
+        default=None,
+        pattern=LADDER_NAME,
+        description="催办阶梯：default、collective 或本文件 ladders 中的名称",
+    )
 
 
 class TimeLimitsIn(BaseModel):
@@ -133,6 +155,10 @@ class TimeLimitsIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     time_limits: list[TimeLimitIn] = Field(max_length=200)
+    ladders: dict[
+        Annotated[str, StringConstraints(pattern=LADDER_NAME)],
+        Annotated[list[LadderStageIn], Field(min_length=1, max_length=4)],
+    ] = Field(default_factory=dict, max_length=20)
     notes: list[str] = Field(default_factory=list)
 
 
@@ -149,6 +175,19 @@ def policy_for(step: str, level: str | None, overrides: Overrides) -> StepPolicy
     return replace(
         base, length=own.length, unit=own.unit, ladder=own.ladder or base.ladder, level=own.level
     )
+
+
+def load_ladders(session: Session) -> dict[str, Ladder]:
+    """The ladders in force: the defaults, with the county's own over them."""
+    own = {row.name: ladder_from_data(row.stages) for row in session.scalars(select(UrgingLadder))}
+    return {**LADDERS, **own}
+
+
+def describe_ladders(ladders: dict[str, Ladder]) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "local": ladder != LADDERS.get(name), "stages": ladder_to_data(ladder)}
+        for name, ladder in sorted(ladders.items())
+    ]
 
 
 def load_overrides(session: Session) -> Overrides:
@@ -200,6 +239,40 @@ def time_limit_faults(limits: TimeLimitsIn) -> list[tuple[str, str]]:
             faults.append(
                 (f"time_limits.{i}.unit", f"步骤 {limit.step} 须以{'小时' if in_hours else '日'}计")
             )
+        known = {*LADDERS, *limits.ladders}
+        if limit.ladder is not None and limit.ladder not in known:
+            faults.append(
+                (
+                    f"time_limits.{i}.ladder",
+                    f"没有名为 {limit.ladder} 的催办阶梯；可选：{'、'.join(sorted(known))}",
+                )
+            )
+    for name, stages in limits.ladders.items():
+        faults += ladder_faults(f"ladders.{name}", stages)
+    return faults
+
+
+def ladder_faults(path: str, stages: list[LadderStageIn]) -> list[tuple[str, str]]:
+    """A ladder climbs: its rungs in the order 提醒, 催办, 督办, 追责 (any may be left
+    out, none repeated), each at or after the one before, all counted one way."""
+    faults: list[tuple[str, str]] = []
+    for j, stage in enumerate(stages):
+        if (stage.offset_working_days is None) == (stage.offset_hours is None):
+            faults.append(
+                (f"{path}.{j}", "须给出 offset_working_days（工作日）或 offset_hours（小时）之一")
+            )
+    if faults:
+        return faults
+    order = [list(STAGE_NAMES).index(stage.stage) for stage in stages]
+    if order != sorted(set(order)):
+        faults.append((path, f"各阶段须按{'、'.join(STAGE_NAMES.values())}的顺序排列，且不重复"))
+    if len({stage.offset_hours is None for stage in stages}) > 1:
+        faults.append((path, "同一阶梯的各阶段须同以工作日或同以小时计"))
+    else:
+        # exactly one of the two is set (checked above)
+        offsets = [stage.offset_hours or stage.offset_working_days or 0 for stage in stages]
+        if offsets != sorted(offsets):
+            faults.append((path, "后一阶段不能早于前一阶段"))
     return faults
 
 
@@ -208,9 +281,20 @@ def read_time_limits_file(path: Path) -> TimeLimitsIn:
 
 
 def store_time_limits(session: Session, limits: TimeLimitsIn, source: str) -> None:
-    """Replace the county's own limits with these, in the caller's transaction."""
+    """Replace the county's own limits and ladders with these, in the caller's
+    transaction."""
     session.execute(delete(TimeLimit))
+    session.execute(delete(UrgingLadder))
     now = utcnow()
+    for name, stages in limits.ladders.items():
+        session.add(
+            UrgingLadder(
+                name=name,
+                stages=[s.model_dump(exclude_none=True) for s in stages],
+                source=source,
+                loaded_at=now,
+            )
+        )
     for limit in limits.time_limits:
         session.add(
             TimeLimit(

@@ -13,11 +13,14 @@ from deadline_scheduler.models import Deadline
 from deadline_scheduler.policies import (
     TimeLimitsIn,
     describe,
+    describe_ladders,
+    load_ladders,
     load_overrides,
     time_limit_faults,
 )
 from deadline_scheduler.service import apply_time_limits
 from shared.errors import FieldError, validation_problem
+from shared.events import CLOCK_STOPPED_STATES
 from shared.security import Principal
 from shared.timeutil import to_china, utcnow
 from shared.web import SessionDep, require_staff
@@ -66,7 +69,7 @@ def list_deadlines(
             unit_id=d.unit_id,
             due_at=to_china(d.due_at),
             state=d.state,  # type: ignore[arg-type]
-            overdue=d.state != "met" and d.due_at < now,
+            overdue=d.state not in CLOCK_STOPPED_STATES and d.due_at < now,
             provisional=d.provisional,
             next_stage_at=to_china(d.next_stage_at) if d.next_stage_at else None,
         )
@@ -84,6 +87,16 @@ def get_time_limits(
     session: SessionDep, _: Annotated[Principal, Depends(require_staff())]
 ) -> list[dict[str, Any]]:
     return describe(load_overrides(session))
+
+
+@router.get(
+    "/urging-ladders",
+    summary="催办阶梯：各阶段（提醒、催办、督办、追责问责建议）的时点和对象，含本地配置",
+)
+def get_urging_ladders(
+    session: SessionDep, _: Annotated[Principal, Depends(require_staff())]
+) -> list[dict[str, Any]]:
+    return describe_ladders(load_ladders(session))
 
 
 @router.put(

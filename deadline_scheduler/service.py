@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deadline_scheduler.clock import Pause, WorkCalendar, compute_due
-from deadline_scheduler.ladder import LADDERS, next_stage_at
+from deadline_scheduler.ladder import Ladder, ladder_named, next_stage_at
 from deadline_scheduler.models import Deadline, DeadlineStage
 from deadline_scheduler.policies import (
     DEFAULT_POLICIES,
     Overrides,
     StepPolicy,
     TimeLimitsIn,
+    load_ladders,
     load_overrides,
     policy_for,
     store_time_limits,
@@ -141,7 +142,9 @@ def open_deadline(
         ),
     )
     _work_out(deadline, policy, calendar, [])
-    deadline.next_stage_at = next_stage_at(deadline.due_at, set(), LADDERS[policy.ladder], calendar)
+    deadline.next_stage_at = next_stage_at(
+        deadline.due_at, set(), ladder_named(load_ladders(session), policy.ladder), calendar
+    )
     session.add(deadline)
     session.flush()
     _announce(session, deadline, DEADLINE_OPENED, "opened")
@@ -257,18 +260,22 @@ def _rework(
     reason: str,
     *,
     force: bool = False,
+    ladders: dict[str, Ladder] | None = None,
 ) -> bool:
-    """Work the deadline out again; announce it if it changed (or `force`)."""
+    """Work the deadline out again and move its next ladder stage (the ladder, too,
+    may have changed); announce it if its due date changed (or `force`)."""
     policy = policy_for(_base_step(deadline.step), deadline.basis.get("level"), overrides)
     before = (deadline.due_at, deadline.provisional)
     _work_out(deadline, policy, calendar, _pauses(deadline.basis))
+    if deadline.state != "paused":
+        deadline.next_stage_at = next_stage_at(
+            deadline.due_at,
+            _issued(session, deadline),
+            ladder_named(ladders if ladders is not None else load_ladders(session), policy.ladder),
+            calendar,
+        )
     if not force and (deadline.due_at, deadline.provisional) == before:
         return False
-    if deadline.state != "paused":
-        ladder = LADDERS[policy.ladder]
-        deadline.next_stage_at = next_stage_at(
-            deadline.due_at, _issued(session, deadline), ladder, calendar
-        )
     _announce(session, deadline, DEADLINE_RECOMPUTED, reason)
     return True
 
@@ -285,9 +292,10 @@ def recompute_open(
     changed. Returns how many changed."""
     if overrides is None:
         overrides = load_overrides(session)
+    ladders = load_ladders(session)
     changed = 0
     for deadline in session.scalars(select(Deadline).where(Deadline.state.notin_(DONE))):
-        changed += _rework(session, deadline, calendar, overrides, reason)
+        changed += _rework(session, deadline, calendar, overrides, reason, ladders=ladders)
     return changed
 
 

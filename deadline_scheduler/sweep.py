@@ -17,8 +17,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from deadline_scheduler.ladder import LADDERS, Stage, due_stages
+from deadline_scheduler.ladder import Stage, due_stages, ladder_named
 from deadline_scheduler.models import Deadline, DeadlineStage, PetitionLeader
+from deadline_scheduler.policies import load_ladders
 from deadline_scheduler.recipients import recipients
 from shared.calendar import WorkCalendar
 from shared.db import transaction
@@ -70,8 +71,9 @@ def _sweep_batch(
         ):
             leaders[petition_id].append(unit_id)
     issued = 0
+    ladders = load_ladders(session)
     for deadline in rows:
-        ladder = LADDERS[deadline.basis.get("ladder") or "default"]
+        ladder = ladder_named(ladders, deadline.basis.get("ladder"))
         ready, upcoming = due_stages(deadline.due_at, done[deadline.id], now, ladder, calendar)
         for stage in ready:
             session.add(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from intake_api.models import Petition, PetitionPerson
 from shared.audit import record_read
 from shared.errors import not_found
-from shared.security import Principal
+from shared.security import Principal, hidden_from
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["个人信息"])
@@ -50,7 +50,9 @@ def read_personal_data(
     ],
 ) -> PersonalData:
     petition = session.get(Petition, petition_id)
-    if petition is None:
+    # the reporter's identity never reaches the unit reported (arts. 30, 46): for its
+    # staff the report does not exist
+    if petition is None or hidden_from(who, accused_unit_of(petition)):
         raise not_found(f"信访事项 {petition_id} ")
     protector = request.app.state.protector
     people = session.scalars(
@@ -117,9 +119,12 @@ def download_attachment(
     )
 
 
+def accused_unit_of(petition: Petition) -> str | None:
+    return (petition.accused or {}).get("unit_id")
+
+
 def may_fetch(petition: Petition, who: Principal) -> bool:
-    accused = (petition.accused or {}).get("unit_id")
-    if accused and who.unit_id == accused:
+    if hidden_from(who, accused_unit_of(petition)):
         return False  # report material never reaches the reported (arts. 30, 46)
     if who.role in ALL_SEEING:
         return True

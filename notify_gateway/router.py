@@ -3,9 +3,11 @@ re-drive of a dead one, the staff inbox, webhook subscriptions, template preview
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from jinja2 import UndefinedError
 from sqlalchemy import or_, select
 
 from notify_gateway.channels.sms_aliyun import sms_segments
@@ -236,6 +238,12 @@ def post_preview(
         raise ProblemError(404, f"没有通知类型 {kind}；可选：{'、'.join(KINDS)}")
     try:
         subject, text = render(kind, body.context)
-    except Exception as exc:  # a missing value: say which
-        raise validation_problem([FieldError("context", f"模板需要的值缺失：{exc}")]) from exc
+    except UndefinedError as exc:  # a missing value: say which
+        name = re.match(r"'([^']+)' is undefined", str(exc))
+        field = f"context.{name.group(1)}" if name else "context"
+        raise validation_problem([FieldError(field, "模板需要此值，请在 context 中提供")]) from exc
+    except Exception as exc:  # a value of the wrong kind for the template (a list, …)
+        raise validation_problem(
+            [FieldError("context", f"模板无法用所给的值生成（{type(exc).__name__}）")]
+        ) from exc
     return PreviewRead(kind=kind, subject=subject, body=text, sms_segments=sms_segments(text))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 
 class NoticeRead(BaseModel):
@@ -37,7 +37,9 @@ class SubscriptionIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     system: str = Field(min_length=1, max_length=100, examples=["hotline-12345"])
-    url: AnyHttpUrl = Field(examples=["https://12345.example.gov.cn/xinfang/events"])
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=500)] = Field(
+        examples=["https://12345.example.gov.cn/xinfang/events"]
+    )
     event_types: list[str] = Field(
         min_length=1, max_length=50, examples=[["cn.xinfang.petition.replied"]]
     )

@@ -46,6 +46,12 @@ def announce(
             "subject": notice.subject,
             "state": notice.state,
             "delivered_at": iso_china(notice.delivered_at),
+            # the petitioner's inbox copy in full: what they read when they track it
+            **(
+                {"body": notice.body}
+                if notice.channel == INBOX and notice.recipient.startswith("petitioner:")
+                else {}
+            ),
             **extra,
         },
     )

@@ -40,6 +40,7 @@ from shared.directory import DirectoryCache
 from shared.errors import install_problem_handlers
 from shared.idempotency import Idempotency
 from shared.limits import BodySizeLimit
+from shared.nul_guard import RejectNul
 from shared.ratelimit import RateLimit, Window
 from shared.security import DataProtector
 from shared.storage import LocalStorage
@@ -105,6 +106,10 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
+        if "scheduler" in services:
+            # said at start, not only when someone polls /readyz
+            with factory() as session:
+                calendar_warnings(app.state.calendars)(session)
         timer = (
             start_timer(factory, app.state.calendars, directory, SchedulerSettings().sweep_seconds)
             if "scheduler" in services
@@ -132,6 +137,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     app = FastAPI(title=title, version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
     # Added last runs first: the size limit sees every byte before anyone buffers it.
+    app.add_middleware(RejectNul)
     app.add_middleware(Idempotency, factory=factory)
     limits = settings.limits
     app.add_middleware(

@@ -96,7 +96,10 @@ def cmd_policy_load(settings: Settings, args: argparse.Namespace) -> int:
         changed = apply_time_limits(
             session, limits=limits, source=str(path), calendar=CalendarCache().get(session)
         )
-    print(f"loaded {len(limits.time_limits)} time limits; recomputed {changed} open deadlines")
+    print(
+        f"loaded {len(limits.time_limits)} time limits and {len(limits.ladders)} urging ladders; "
+        f"recomputed {changed} open deadlines"
+    )
     return 0
 
 

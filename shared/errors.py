@@ -95,7 +95,8 @@ class ProblemError(Exception):
             doc["instance"] = instance
         if self.errors is not None:
             doc["errors"] = list(self.errors)
-        doc.update(self.extra)
+        # extension members add to the standard ones, never replace them
+        doc.update({k: v for k, v in self.extra.items() if k not in doc})
         return doc
 
 
@@ -158,6 +159,12 @@ _PYDANTIC_MESSAGES: dict[str, str] = {
     "uuid_type": "应为 UUID",
     "float_parsing": "应为数字",
     "float_type": "应为数字",
+    "int_from_float": "应为整数（不能有小数）",
+    "url_type": "应为网址",
+    "url_parsing": "应为网址（如 https://example.gov.cn/path）",
+    "url_syntax_violation": "网址格式不正确",
+    "url_scheme": "网址须以 {expected_schemes} 开头",
+    "url_too_long": "网址过长（最多 {max_length} 个字符）",
 }
 
 
@@ -171,9 +178,14 @@ def pydantic_errors_to_fields(errors: Any, *, drop_location: bool = True) -> lis
             loc = loc[1:]
             if not loc:
                 loc = [where]
-        field = ".".join(loc) or "body"
         kind = err.get("type", "")
-        ctx = err.get("ctx") or {}
+        # a body that is not JSON at all: pydantic places it at a character offset
+        field = "body" if kind.startswith("json_") else ".".join(loc) or "body"
+        # choices as pydantic lists them ("'a' or 'b'"), in Chinese
+        ctx = {
+            k: v.replace(" or ", "、") if isinstance(v, str) else v
+            for k, v in (err.get("ctx") or {}).items()
+        }
         if kind == "value_error" and "error" in ctx:
             # Our own validators raise ValueError with a Chinese message.
             message = str(ctx["error"])

@@ -69,6 +69,8 @@ CLOCK_STEP_EVENTS = (
 # The urging ladder: one type per stage (deadline_scheduler.ladder).
 DEADLINE_STAGES = ("reminded", "urged", "supervised", "accountability")
 DEADLINE_STAGE_TYPES = tuple(f"cn.xinfang.deadline.{s}" for s in DEADLINE_STAGES)
+# A met deadline is done; a paused one's clock is stopped: neither can be overdue.
+CLOCK_STOPPED_STATES = ("met", "paused")
 
 
 @dataclass(frozen=True)

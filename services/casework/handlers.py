@@ -223,7 +223,10 @@ def on_notice_recorded(session: Session, event: Envelope) -> None:
         data["petition_id"],
         "notice",
         f"通知「{data['subject']}」→ {data['recipient']}（{data['channel']}，{state}）",
-        {k: data[k] for k in ("notice_id", "kind", "channel", "recipient", "state")},
+        {
+            **{k: data[k] for k in ("notice_id", "kind", "channel", "recipient", "state")},
+            **{k: data[k] for k in ("subject", "body") if k in data},
+        },
     )
 
 

@@ -72,7 +72,7 @@ def get_worklist(
     request: Request,
     session: SessionDep,
     who: Reader,
-    unit_id: Annotated[str | None, Query(max_length=100, description="承办单位")] = None,
+    unit_id: Annotated[str | None, Query(max_length=100, description="承办或协办的单位")] = None,
     status: Annotated[Literal[STATUSES] | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -85,6 +85,9 @@ class PublicEvent(BaseModel):
     at: datetime
     kind: str = Field(examples=["routed"])
     summary: str = Field(examples=["分办：交办，由清河县人力资源和社会保障局承办"])
+    text: str | None = Field(
+        default=None, description="通知全文（kind 为 notice 时）", examples=[None]
+    )
 
 
 class TrackView(BaseModel):
@@ -156,7 +159,7 @@ class DeclineIn(_Strict):
 
 class ExtendIn(_Strict):
     days: int = Field(
-        ge=1, le=30, description="延长的日数，至多 30 日（第三十四条）", examples=[30]
+        ge=1, le=30, strict=True, description="延长的日数，至多 30 日（第三十四条）", examples=[30]
     )
     reason: str = Field(min_length=5, max_length=2000, examples=["需等待劳动监察调查结果"])
     approved_by: str = Field(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, select
+from collections.abc import Callable
+
+from sqlalchemy import Select, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from services.casework.lifecycle import STATUS_NAMES, allowed_steps
@@ -10,13 +12,12 @@ from services.casework.models import CaseDeadline, CaseParty, CaseView, Timeline
 from services.casework.schemas import DeadlineRead, PetitionRead, PetitionSummary, TimelineItem
 from shared.directory import Directory
 from shared.errors import not_found
+from shared.events import CLOCK_STOPPED_STATES
 from shared.security import Principal, hidden_from
 from shared.timeutil import to_china, utcnow
 
 # Roles that see every petition of the jurisdiction; handlers and leaders see their unit's.
 ALL_SEEING_ROLES = {"registrar", "supervisor", "admin"}
-# A met deadline is done; a paused one's clock is stopped, so it cannot be overdue.
-CLOSED_STATES = ("met", "paused")
 
 
 def unit_and_subordinates(directory: Directory, unit_id: str) -> set[str]:
@@ -58,6 +59,36 @@ def set_parties(
 def accused_unit(case: CaseView) -> str | None:
     """The unit a report accuses (never told of it, never shown it), if any."""
     return ((case.record or {}).get("accused") or {}).get("unit_id")
+
+
+def visible_page(
+    session: Session,
+    query: Select[tuple[CaseView]],
+    visible: Callable[[CaseView], bool],
+    *,
+    limit: int,
+    offset: int,
+) -> list[CaseView]:
+    """The page of the rows the caller may see: `offset` and `limit` count only those,
+    so a page is never short because an invisible row took a place on it."""
+    page: list[CaseView] = []
+    skipped = fetched = 0
+    chunk = max(limit, 100)
+    while len(page) < limit:
+        rows = session.scalars(query.offset(fetched).limit(chunk)).all()
+        fetched += len(rows)
+        for case in rows:
+            if not visible(case):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            page.append(case)
+            if len(page) == limit:
+                break
+        if len(rows) < chunk:
+            break
+    return page
 
 
 def may_see(case: CaseView, who: Principal, directory: Directory) -> bool:
@@ -188,7 +219,11 @@ def list_petitions(
     now = utcnow()
     query = select(CaseView).order_by(CaseView.received_at.desc(), CaseView.petition_id)
     if unit_id:
-        query = query.where(CaseView.lead_unit == unit_id)
+        # what the unit leads or assists with (a leader's 包案 is not the unit's work)
+        theirs = select(CaseParty.petition_id).where(
+            CaseParty.unit_id == unit_id, CaseParty.part.in_(("lead", "assisting"))
+        )
+        query = query.where(CaseView.petition_id.in_(theirs))
     elif who.kind == "token" and who.role not in ALL_SEEING_ROLES:
         # The cases the unit (or a unit under it) has a part in; may_see has the last word.
         parts = select(CaseParty.petition_id).where(
@@ -203,7 +238,7 @@ def list_petitions(
         and_(
             CaseDeadline.petition_id == CaseView.petition_id,
             CaseDeadline.due_at < now,
-            CaseDeadline.state.notin_(CLOSED_STATES),
+            CaseDeadline.state.notin_(CLOCK_STOPPED_STATES),
         )
     )
     if overdue is True:
@@ -211,14 +246,14 @@ def list_petitions(
     elif overdue is False:
         query = query.where(~late)
     out: list[PetitionSummary] = []
-    for case in session.scalars(query.offset(offset).limit(limit)):
-        if not may_see(case, who, directory):
-            continue
+    for case in visible_page(
+        session, query, lambda c: may_see(c, who, directory), limit=limit, offset=offset
+    ):
         next_due = session.scalar(
             select(CaseDeadline.due_at)
             .where(
                 CaseDeadline.petition_id == case.petition_id,
-                CaseDeadline.state.notin_(CLOSED_STATES),
+                CaseDeadline.state.notin_(CLOCK_STOPPED_STATES),
             )
             .order_by(CaseDeadline.due_at)
             .limit(1)

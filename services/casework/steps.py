@@ -106,7 +106,8 @@ def check_allowed(case: CaseView, step: str) -> str:
         raise ProblemError(
             409,
             str(illegal),
-            extra={"status": case.status, "allowed_steps": illegal.allowed},
+            # `status` is the HTTP status in a problem document: the case's is its own member
+            extra={"case_status": case.status, "allowed_steps": illegal.allowed},
         ) from illegal
 
 

@@ -112,10 +112,16 @@ def is_public(entry: TimelineEntry) -> bool:
 
 
 def public_event(entry: TimelineEntry) -> PublicEvent:
-    summary = entry.summary
-    if entry.kind == "notice":
-        summary = f"已向您发送通知：{entry.detail.get('subject') or entry.summary.split('」')[0].lstrip('通知「')}"
-    return PublicEvent(at=to_china(entry.at), kind=entry.kind, summary=summary)
+    """A line of the petitioner's timeline; a notice to them reads in full (their inbox)."""
+    if entry.kind != "notice":
+        return PublicEvent(at=to_china(entry.at), kind=entry.kind, summary=entry.summary)
+    subject = entry.detail.get("subject") or entry.summary.split("」")[0].removeprefix("通知「")
+    return PublicEvent(
+        at=to_china(entry.at),
+        kind=entry.kind,
+        summary=f"已向您发送通知：{subject}",
+        text=entry.detail.get("body"),
+    )
 
 
 def _window_closes(start: datetime, calendar: WorkCalendar) -> datetime:

@@ -4,6 +4,7 @@ deadlines, which then say how they were worked out."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from deadline_scheduler.models import Deadline
@@ -18,6 +20,7 @@ from shared.db import make_engine, make_session_factory, transaction
 from tests.conftest import TEST_SECRET
 from tests.helpers import petition, wait_for
 from tests.services.conftest import Api
+from tests.shared.test_limits import serve
 
 XINFANG = str(Path(sys.executable).with_name("xinfang"))
 # A made-up 2027 schedule: New Year's Day week off, a make-up Saturday.
@@ -81,3 +84,13 @@ def test_loading_next_years_holidays_recomputes_open_deadlines(api: Api, tmp_pat
     assert any("重新计算" in e["summary"] for e in timeline)
     assert not any("2027" in w for w in api.client.get("/readyz").json()["warnings"])
     assert datetime.fromisoformat(d["due_at"]).hour == 23
+
+
+def test_a_starting_scheduler_logs_the_years_it_does_not_know(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="xinfang"), serve(db_url) as api:
+        at_start = [r.getMessage() for r in caplog.records]
+        warnings = api.client.get("/readyz").json()["warnings"]
+    assert any("2027" in w for w in warnings)
+    assert any("holiday schedule not loaded for [2027]" in m for m in at_start), at_start

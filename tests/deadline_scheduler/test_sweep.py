@@ -11,13 +11,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import update
+
 from deadline_scheduler.ladder import DEFAULT_LADDER, shift_working_days, stage_times
+from deadline_scheduler.models import Deadline
 from deadline_scheduler.sweep import sweep
 from shared.calendar import OfficialCalendar
-from shared.db import make_engine, make_session_factory
+from shared.db import make_engine, make_session_factory, transaction
+from shared.timeutil import utcnow
 from tests.conftest import TEST_SECRET
 from tests.helpers import petition_by, wait_for
 from tests.services.conftest import Api
+from tests.shared.test_limits import serve
 
 CAL = OfficialCalendar()
 
@@ -171,3 +177,29 @@ def test_supervisors_see_deadlines_by_state_and_unit(api: Api) -> None:
         api.client.get("/api/v1/deadlines", headers=api.auth("qinghe.hrss", "handler")).status_code
         == 403
     )
+
+
+def test_the_running_scheduler_sweeps_on_its_interval(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No `sweep` called by hand: the APScheduler interval job of a running app finds
+    an acceptance deadline long past and issues its whole ladder."""
+    monkeypatch.setenv("SCHEDULER_SWEEP_SECONDS", "0.2")
+    with serve(db_url) as api:
+        pid, _ = opened(api, 7)
+        long_ago = utcnow() - timedelta(days=40)
+        engine = make_engine(api.url)
+        with transaction(make_session_factory(engine)) as session:
+            session.execute(
+                update(Deadline)
+                .where(Deadline.petition_id == pid, Deadline.step == "accept")
+                .values(due_at=long_ago, next_stage_at=long_ago)
+            )
+        engine.dispose()
+
+        def stages() -> list[str] | None:
+            r = api.client.get(f"/api/v1/petitions/{pid}/timeline", headers=api.registrar)
+            found = [i["detail"]["stage"] for i in r.json() if i["kind"] == "urging"]
+            return found if len(found) == 4 else None
+
+        assert wait_for(stages, timeout=15) == ["reminded", "urged", "supervised", "accountability"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
 from notify_gateway.templates import render
+from tests.services.conftest import Api
+from tests.shared.test_limits import serve
 
 RECEIPT = {
     "petitioner": "张三",
@@ -77,3 +82,45 @@ def test_text_is_not_html_escaped():
     # Notices go by SMS and e-mail as plain text; 「」 and < > must arrive as typed.
     _, body = render("receipt", {**RECEIPT, "title": "A<B>&C"})
     assert "「A<B>&C」" in body
+
+
+# --- the preview endpoint ------------------------------------------------------------
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    with serve(db_url) as app:
+        yield app
+
+
+def preview(api: Api, kind: str, context: dict[str, Any]) -> Any:
+    return api.client.post(
+        f"/api/v1/notice-templates/{kind}/preview", json={"context": context}, headers=api.registrar
+    )
+
+
+def test_staff_preview_a_notice_as_it_would_be_sent_with_its_sms_count(api: Api) -> None:
+    r = preview(api, "receipt", RECEIPT)
+    assert r.status_code == 200, r.text
+    shown = r.json()
+    assert (shown["kind"], shown["subject"]) == ("receipt", "您的信访事项已登记")
+    assert shown["body"] == render("receipt", RECEIPT)[1]
+    # 70 characters make one SMS; a longer text is sent in 67-character parts
+    length = len(shown["body"])
+    assert shown["sms_segments"] == (1 if length <= 70 else -(-length // 67))
+    assert shown["sms_segments"] >= 2  # the receipt explains the art. 22 promise at length
+
+
+def test_a_preview_missing_a_value_names_it_and_an_unknown_kind_lists_the_kinds(api: Api) -> None:
+    r = preview(api, "receipt", {k: v for k, v in RECEIPT.items() if k != "petitioner"})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "context.petitioner", "message": "模板需要此值，请在 context 中提供"}
+    ]
+    r = preview(api, "no_such_kind", RECEIPT)
+    assert r.status_code == 404
+    assert "receipt" in r.json()["detail"] and "urging" in r.json()["detail"]
+    anonymous = api.client.post(
+        "/api/v1/notice-templates/receipt/preview", json={"context": RECEIPT}
+    )
+    assert anonymous.status_code == 401

@@ -251,9 +251,35 @@ def test_the_worklist_lists_what_the_unit_assists_with_or_its_leader_is_in_charg
         missing.append("the assisting unit's worklist lacks the petition it assists with")
     if in_charge not in worklist(api, leader):
         missing.append("the leader's worklist lacks the petition it is in charge of (包案)")
+    # a supervisor asking for the township's worklist gets what it assists with, too
+    if assisted not in worklist(api, supervisor, unit_id="qinghe.qingshi.gov"):
+        missing.append("?unit_id= lists only what the unit leads")
+    if in_charge in worklist(api, supervisor, unit_id="qinghe.education"):
+        missing.append("?unit_id= lists a case only a leader of the unit is in charge of")
     assert not missing, missing
     # the leader's unit's handlers are not in charge of it
     assert in_charge not in worklist(api, api.auth("qinghe.education", "handler"))
+
+
+def test_a_page_of_the_worklist_is_full_even_when_a_report_is_hidden_from_the_caller(
+    api: Api,
+) -> None:
+    # the petition bureau's registrars see every petition but a report against their
+    # own bureau: pages of two, the newest first, skip it without coming up short
+    report = {
+        **REPORT,
+        "accused": {"name": "赵六", "position": "接访科科长", "unit_id": "qinghe.petition_bureau"},
+    }
+    ids = [submit(api, petition_by(40 + i))["id"] for i in range(2)]
+    hidden = submit(api, petition_by(43, **report))["id"]
+    ids += [submit(api, petition_by(44 + i))["id"] for i in range(2)]
+    for pid in ids:
+        routed(api, pid)
+    discipline = api.auth("qinghe.discipline", "supervisor")  # the report is in casework
+    wait_for(lambda: get(api, hidden, discipline).status_code == 200)
+    newest_first = list(reversed(ids))
+    pages = [worklist(api, api.registrar, limit=2, offset=o) for o in (0, 2, 4)]
+    assert pages == [newest_first[:2], newest_first[2:], []]
 
 
 def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Api) -> None:
@@ -314,6 +340,12 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
             listed = api.client.get("/api/v1/notices", params={"state": state}, headers=accused)
             if listed.status_code == 200 and pid in listed.text:
                 leaks.append(f"{role}: /notices?state={state} shows the report's notices")
+        # nor learn who reported them (a supervisor may read no one's personal data)
+        identity = api.client.get(
+            f"/api/v1/petitions/{pid}/personal-data", params={"reason": "核实情况"}, headers=accused
+        )
+        if identity.status_code != (403 if role == "supervisor" else 404):
+            leaks.append(f"{role}: /personal-data answers {identity.status_code}")
         # nor re-send a copy of it they were never shown
         [copy, *_] = [n for n in notices_of(api, pid, discipline) if n["kind"] == "webhook"]
         redrive = api.client.post(f"/api/v1/notices/{copy['id']}/redrive", headers=accused)

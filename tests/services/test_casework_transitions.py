@@ -120,7 +120,8 @@ def try_every_illegal_step(
         assert r.status_code == 409, (status, endpoint, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         problem = r.json()
-        assert problem["status"] == status, (endpoint, problem)
+        assert problem["status"] == 409, (endpoint, problem)  # RFC 9457: the HTTP status
+        assert problem["case_status"] == status, (endpoint, problem)
         assert problem["allowed_steps"] == allowed, (endpoint, problem)
         detail = problem["detail"]
         assert STATUS_NAMES[status] in detail and STEPS[step].title in detail, detail

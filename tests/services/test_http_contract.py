@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import petition
-from tests.services.conftest import Api
+from tests.services.conftest import Api, routed
 
 PROBLEM = "application/problem+json"
 
@@ -60,7 +62,64 @@ def test_malformed_json_is_a_problem_not_a_crash(api: Api) -> None:
     )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith(PROBLEM)
-    assert r.json()["errors"][0]["message"]
+    assert r.json()["errors"] == [{"field": "body", "message": "请求体不是合法的 JSON"}]
+
+
+HAS_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "words"),
+    [
+        ("extend", {"days": True}, "days", "整数"),  # not one day, and not the one extension
+        ("extend", {"days": "30"}, "days", "整数"),
+        ("extend", {"days": 1.5}, "days", "整数"),
+        ("pause", {"kind": "holiday"}, "kind", "可选：'hearing'、'material'"),
+    ],
+)
+def test_a_steps_bad_values_are_named_in_chinese_and_change_nothing(
+    api: Api, path: str, body: dict[str, object], field: str, words: str
+) -> None:
+    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
+    routed(api, pid)
+    hrss = api.auth("qinghe.hrss", "handler")
+    assert api.client.post(f"/api/v1/petitions/{pid}/accept", json={}, headers=hrss).is_success
+    full = {"days": 30, "reason": "需等待劳动监察调查结果", "approved_by": "王局长"}
+    if path == "pause":
+        full = {"reason": "请信访人补充劳动合同复印件"}
+    r = api.client.post(f"/api/v1/petitions/{pid}/{path}", json={**full, **body}, headers=hrss)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == field and words in error["message"], error
+    assert not HAS_LATIN_WORD.search(
+        error["message"].replace("'hearing'", "").replace("'material'", "")
+    )
+    record = api.client.get(f"/api/v1/petitions/{pid}", headers=hrss).json()
+    assert (record["status"], record["allowed_steps"]) == ("handling", ["extend", "pause", "reply"])
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://12345.example.gov.cn/events", "网址须以 'http'、'https' 开头"),
+        ("not a url", "应为网址（如 https://example.gov.cn/path）"),
+        ("https://12345.example.gov.cn/" + "x" * 500, "网址过长（最多 500 个字符）"),
+    ],
+)
+def test_a_webhook_url_that_cannot_be_used_is_named_in_chinese(
+    api: Api, url: str, words: str
+) -> None:
+    r = api.client.post(
+        "/api/v1/webhook-subscriptions",
+        json={
+            "system": "hotline-12345",
+            "url": url,
+            "event_types": ["cn.xinfang.petition.received"],
+        },
+        headers=api.auth("qinghe.party_gov", "admin"),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "url", "message": words}]
 
 
 def test_unknown_paths_and_methods_are_problems(api: Api) -> None:

@@ -54,6 +54,22 @@ def test_a_petitioner_sees_progress_masked_and_without_internal_notes(api: Api) 
     assert "competence_and_territory" not in text  # no internal reasons
 
 
+def test_the_petitioner_reads_their_notices_in_full_and_only_theirs(api: Api) -> None:
+    receipt = submitted(api)
+
+    def inbox() -> list[dict] | None:
+        r = api.client.get(f"/api/v1/track/{receipt['query_code']}", params={"phone": PHONE})
+        notices = [e for e in r.json()["timeline"] if e["kind"] == "notice"]
+        return notices if len(notices) == 2 else None
+
+    receipt_notice, routed_notice = wait_for(inbox)
+    assert receipt_notice["summary"] == "已向您发送通知：您的信访事项已登记"
+    assert receipt["query_code"] in receipt_notice["text"]
+    assert receipt_notice["text"].startswith("张*：")  # masked, as the notice was written
+    assert routed_notice["summary"] == "已向您发送通知：您的信访事项已转送办理"
+    assert "清河县人力资源和社会保障局" in routed_notice["text"]
+
+
 def test_a_wrong_phone_or_code_reads_as_not_found(api: Api) -> None:
     receipt = submitted(api)
     wrong = api.client.get(
