@@ -114,11 +114,21 @@ def stage_times(
 def next_stage_at(
     due_at: datetime, issued: set[str], ladder: tuple[Stage, ...], calendar: WorkCalendar
 ) -> datetime | None:
-    """When the first stage not yet issued falls due; None when the ladder is done."""
+    """When the first stage still to come falls due; None when the ladder is done."""
     pending = [
-        at for stage, at in stage_times(due_at, ladder, calendar) if stage.name not in issued
+        at for stage, at in stage_times(due_at, ladder, calendar) if not _passed(stage, issued)
     ]
     return min(pending) if pending else None
+
+
+RANKS = {name: i for i, name in enumerate(TITLES)}
+
+
+def _passed(stage: Stage, issued: set[str]) -> bool:
+    """Issued, or below a rung already issued: a ladder only climbs, even when a county
+    adds a lower rung after a higher one went out (no reminder after the urging)."""
+    highest = max((RANKS.get(name, -1) for name in issued), default=-1)
+    return stage.name in issued or RANKS.get(stage.name, -1) < highest
 
 
 def due_stages(
@@ -133,7 +143,7 @@ def due_stages(
     ready: list[Stage] = []
     upcoming: datetime | None = None
     for stage, at in stage_times(due_at, ladder, calendar):
-        if stage.name in issued:
+        if _passed(stage, issued):
             continue
         if at <= now:
             ready.append(stage)

@@ -201,8 +201,8 @@ class Idempotency:
             response.status,
             response.content_type,
             b"".join(response.chunks),
-            # A failure, or an answer that says "try again" (a race lost, a rate
-            # limit): kept, it would answer every retry with the same key for a day.
+            # A failure, or an answer that says "try again" (Retry-After: a race lost):
+            # kept, it would answer every retry with the same key for a day.
             keep=response.status < 500 and not response.retry_after,
         )
 

@@ -79,9 +79,10 @@ class RejectNul:
             if body is None:
                 return  # the client went away
             receive = replay(body, receive)
-            # A NUL can only be in a JSON string as the escape \u0000 (a raw one is
-            # not valid JSON, which the app refuses by itself).
-            if b"\\u0000" in body:
+            # In UTF-8 a NUL can only be in a JSON string as the escape \u0000 (a raw
+            # one is not valid JSON); UTF-16 and UTF-32 bodies, which the app decodes
+            # too, are full of zero bytes: parse those to see.
+            if b"\\u0000" in body or b"\x00" in body:
                 try:
                     field = nul_field(json.loads(body))
                 except ValueError:

@@ -244,7 +244,9 @@ def on_notice_failed(session: Session, event: Envelope) -> None:
 
 
 def on_identity_rekeyed(session: Session, event: Envelope) -> None:
-    case = session.get(CaseView, event.data["petition_id"])
+    case = session.get(
+        CaseView, event.data["petition_id"], with_for_update=True, populate_existing=True
+    )
     if case is not None:
         case.phone_hashes = list(event.data.get("phone_hashes") or [])
 

@@ -224,7 +224,7 @@ def list_petitions(
             CaseParty.unit_id == unit_id, CaseParty.part.in_(("lead", "assisting"))
         )
         query = query.where(CaseView.petition_id.in_(theirs))
-    elif who.kind == "token" and who.role not in ALL_SEEING_ROLES:
+    if who.kind == "token" and who.role not in ALL_SEEING_ROLES:
         # The cases the unit (or a unit under it) has a part in; may_see has the last word.
         parts = select(CaseParty.petition_id).where(
             CaseParty.unit_id.in_(unit_and_subordinates(directory, who.unit_id or ""))

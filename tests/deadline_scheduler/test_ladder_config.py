@@ -15,6 +15,7 @@ from deadline_scheduler.sweep import sweep
 from shared.calendar import OfficialCalendar
 from shared.db import make_engine, make_session_factory, transaction
 from tests.deadline_scheduler.test_sweep import opened
+from tests.helpers import wait_for
 from tests.services.conftest import Api
 
 CAL = OfficialCalendar()
@@ -117,3 +118,29 @@ def test_a_countys_own_ladder_moves_open_deadlines_to_its_rungs(api: Api) -> Non
     assert sweep(factory, now=at["accountability"] - timedelta(hours=1), calendar=CAL) == 2
     assert sweep(factory, now=at["accountability"], calendar=CAL) == 1
     engine.dispose()
+
+
+def test_a_rung_added_below_one_already_issued_is_never_sent(api: Api) -> None:
+    # a county first without reminders: the urging notice goes out on the deadline day;
+    # then it adds the reminder back, whose day has passed
+    pid, due = opened(api, 9)
+    assert put(api, {"time_limits": DEMO_LIMITS, "ladders": {"default": SLOWER[1:]}}).is_success
+    at = {s.name: t for s, t in stage_times(due, ladder_from_data(SLOWER), CAL)}
+    engine = make_engine(api.url)
+    factory = make_session_factory(engine)
+    assert sweep(factory, now=at["urged"], calendar=CAL) == 1
+    assert put(api, {"time_limits": DEMO_LIMITS, "ladders": {"default": SLOWER}}).is_success
+    with transaction(factory) as session:
+        deadline = session.scalars(
+            select(Deadline).where(Deadline.petition_id == pid, Deadline.step == "accept")
+        ).one()
+        assert (deadline.state, deadline.next_stage_at) == ("urged", at["supervised"])
+    assert sweep(factory, now=at["supervised"], calendar=CAL) == 1  # the red one, not the yellow
+    engine.dispose()
+
+    def stages() -> list[str] | None:
+        r = api.client.get(f"/api/v1/petitions/{pid}/timeline", headers=api.registrar)
+        found = [e["detail"]["stage"] for e in r.json() if e["kind"] == "urging"]
+        return found if len(found) == 2 else None
+
+    assert wait_for(stages) == ["urged", "supervised"]

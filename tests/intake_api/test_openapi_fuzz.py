@@ -4,7 +4,6 @@ and every error is a problem document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,20 +13,25 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from services.app import build_app
-from tests.conftest import load_demo, make_api_key, make_token
+from tests.conftest import Templates, load_demo, make_api_key, make_token, require_service
 from tests.services.conftest import settings_for
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fuzz_app(
+    request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app on SQLite and on PostgreSQL, whose text refuses what SQLite takes (a
+    NUL), so that each is fuzzed."""
     import os
 
     os.environ.setdefault("XINFANG_SECRET_KEY", "fuzz-secret")
-    path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
-    url = f"sqlite:///{path}"
-    from services.migrate import upgrade
-
-    upgrade(url)
+    if request.param == "sqlite":
+        url = templates.sqlite_copy(tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3")
+    else:
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        name, url = templates.postgres_copy()
+        request.addfinalizer(lambda: templates.drop(name))
     load_demo(url)
     app = build_app(settings_for(url))
     headers = {

@@ -5,6 +5,7 @@ cannot hold it), and nothing is stored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,7 @@ def assert_names(r: Any, field: str) -> None:
     assert r.json()["errors"] == [{"field": field, "message": "不能包含空字符（\\u0000）"}]
 
 
-def test_a_nul_in_a_path_or_a_query_is_a_422(api: Api) -> None:
+def test_a_nul_in_a_path_is_a_404_and_in_a_query_a_422(api: Api) -> None:
     staff = api.registrar
     # no petition has a NUL in its id: the path names nothing
     for r in (
@@ -57,6 +58,14 @@ def test_a_nul_in_a_json_string_or_key_is_a_422_and_stores_nothing(api: Api) -> 
     assert_names(api.client.post("/api/v1/petitions", json=body), "petitioners.0.address")
     keyed = {**petition(), "tit\x00le": "x"}
     assert_names(api.client.post("/api/v1/petitions", json=keyed), "tit\\u0000le")
+    assert stored(api) == 0
+    # the app reads UTF-16 and UTF-32 JSON, too: the guard looks there as well
+    for encoding in ("utf-16", "utf-32"):
+        wide = json.dumps(body, ensure_ascii=False).encode(encoding)
+        r = api.client.post(
+            "/api/v1/petitions", content=wide, headers={"content-type": "application/json"}
+        )
+        assert_names(r, "petitioners.0.address")
     assert stored(api) == 0
     # the escaped text "\\u0000" (a backslash, then u0000) is ordinary text
     fine = petition()
