@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from shared.calendar import WorkCalendar
+from shared.events import DEADLINE_STAGES
 from shared.timeutil import CHINA, to_china
 
 
@@ -115,20 +116,19 @@ def next_stage_at(
     due_at: datetime, issued: set[str], ladder: tuple[Stage, ...], calendar: WorkCalendar
 ) -> datetime | None:
     """When the first stage still to come falls due; None when the ladder is done."""
+    passed = climbed(issued)
     pending = [
-        at for stage, at in stage_times(due_at, ladder, calendar) if not _passed(stage, issued)
+        at for stage, at in stage_times(due_at, ladder, calendar) if stage.name not in passed
     ]
     return min(pending) if pending else None
 
 
-RANKS = {name: i for i, name in enumerate(TITLES)}
-
-
-def _passed(stage: Stage, issued: set[str]) -> bool:
-    """Issued, or below a rung already issued: a ladder only climbs, even when a county
-    adds a lower rung after a higher one went out (no reminder after the urging)."""
-    highest = max((RANKS.get(name, -1) for name in issued), default=-1)
-    return stage.name in issued or RANKS.get(stage.name, -1) < highest
+def climbed(issued: set[str]) -> set[str]:
+    """The rungs issued and every one below the highest of them: a ladder only climbs,
+    even when a county adds a lower rung after a higher one went out (no reminder
+    after the urging)."""
+    highest = max((DEADLINE_STAGES.index(n) for n in issued if n in DEADLINE_STAGES), default=-1)
+    return set(issued) | set(DEADLINE_STAGES[: highest + 1])
 
 
 def due_stages(
@@ -142,8 +142,9 @@ def due_stages(
     one falls due (None when the ladder is done)."""
     ready: list[Stage] = []
     upcoming: datetime | None = None
+    passed = climbed(issued)
     for stage, at in stage_times(due_at, ladder, calendar):
-        if _passed(stage, issued):
+        if stage.name in passed:
             continue
         if at <= now:
             ready.append(stage)

@@ -23,6 +23,7 @@ from deadline_scheduler.ladder import LADDERS, Ladder, ladder_from_data, ladder_
 from deadline_scheduler.models import TimeLimit, UrgingLadder
 from shared.errors import pydantic_errors_to_fields
 from shared.events import (
+    DEADLINE_STAGES,
     PETITION_ACCEPTED,
     PETITION_DECLINED,
     PETITION_RE_EXAMINED,
@@ -118,7 +119,6 @@ FORWARD = DEFAULT_POLICIES["forward"]
 
 
 LADDER_NAME = r"^[a-z][a-z0-9_]{0,29}$"
-STAGE_NAMES = {"reminded": "提醒", "urged": "催办", "supervised": "督办", "accountability": "追责"}
 
 
 class LadderStageIn(BaseModel):
@@ -263,9 +263,9 @@ def ladder_faults(path: str, stages: list[LadderStageIn]) -> list[tuple[str, str
             )
     if faults:
         return faults
-    order = [list(STAGE_NAMES).index(stage.stage) for stage in stages]
+    order = [DEADLINE_STAGES.index(stage.stage) for stage in stages]
     if order != sorted(set(order)):
-        faults.append((path, f"各阶段须按{'、'.join(STAGE_NAMES.values())}的顺序排列，且不重复"))
+        faults.append((path, "各阶段须按提醒、催办、督办、追责的顺序排列，且不重复"))
     if len({stage.offset_hours is None for stage in stages}) > 1:
         faults.append((path, "同一阶梯的各阶段须同以工作日或同以小时计"))
     else:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from intake_api.models import Petition, PetitionPerson
 from shared.audit import record_read
 from shared.errors import not_found
-from shared.security import Principal, hidden_from
+from shared.security import Principal, accused_unit_of, hidden_from
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["个人信息"])
@@ -52,7 +52,7 @@ def read_personal_data(
     petition = session.get(Petition, petition_id)
     # the reporter's identity never reaches the unit reported (arts. 30, 46): for its
     # staff the report does not exist
-    if petition is None or hidden_from(who, accused_unit_of(petition)):
+    if petition is None or hidden_from(who, accused_unit_of(petition.accused)):
         raise not_found(f"信访事项 {petition_id} ")
     protector = request.app.state.protector
     people = session.scalars(
@@ -119,12 +119,8 @@ def download_attachment(
     )
 
 
-def accused_unit_of(petition: Petition) -> str | None:
-    return (petition.accused or {}).get("unit_id")
-
-
 def may_fetch(petition: Petition, who: Principal) -> bool:
-    if hidden_from(who, accused_unit_of(petition)):
+    if hidden_from(who, accused_unit_of(petition.accused)):
         return False  # report material never reaches the reported (arts. 30, 46)
     if who.role in ALL_SEEING:
         return True

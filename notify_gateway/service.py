@@ -20,7 +20,7 @@ from notify_gateway.templates import render
 from shared.directory import Directory
 from shared.errors import ProblemError
 from shared.events import DEADLINE_STAGE_TYPES, NOTICE_RECORDED, Envelope, emit
-from shared.security import DataProtector, mask_phone
+from shared.security import DataProtector, accused_unit_of, mask_phone
 from shared.timeutil import iso_china, utcnow
 
 SERVICE = "notify"
@@ -72,7 +72,7 @@ def accused_unit(session: Session, petition_id: str, data: dict[str, Any]) -> st
     known = session.get(NotifyPetition, petition_id)
     if known is not None and known.accused_unit:
         return known.accused_unit
-    accused = data.get("accused_unit") or (data.get("accused") or {}).get("unit_id")
+    accused = data.get("accused_unit") or accused_unit_of(data.get("accused"))
     return str(accused) if accused else None
 
 
@@ -145,7 +145,7 @@ def remember_petition(session: Session, data: dict[str, Any]) -> None:
     row.title = (data.get("title") or "")[:200]
     row.sealed_phones = list(data.get("sealed_phones") or [])
     row.openid = (data.get("channel_data") or {}).get("openid")
-    row.accused_unit = (data.get("accused") or {}).get("unit_id")
+    row.accused_unit = accused_unit_of(data.get("accused"))
 
 
 def rekey_petition(session: Session, data: dict[str, Any]) -> None:

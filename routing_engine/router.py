@@ -16,7 +16,7 @@ from routing_engine.schemas import Routing
 from routing_engine.service import simulate
 from shared.errors import FieldError, ProblemError, validation_problem
 from shared.petition import EXAMPLE_BODY, PetitionBody, resolve_references
-from shared.security import Principal, hidden_from
+from shared.security import Principal, accused_unit_of, hidden_from
 from shared.timeutil import to_china
 from shared.web import SessionDep, require_staff
 
@@ -203,7 +203,7 @@ def get_decisions(
         .where(RoutingDecision.petition_id == petition_id)
         .order_by(RoutingDecision.round)
     ).all()
-    accused = ((rows[0].petition or {}).get("accused") or {}).get("unit_id") if rows else None
+    accused = accused_unit_of((rows[0].petition or {}).get("accused")) if rows else None
     if not rows or hidden_from(who, accused):
         raise ProblemError(404, f"信访事项 {petition_id} 尚无分办决定")
     return [

@@ -15,6 +15,7 @@ from routing_engine.rules.engine import Decision, Ruleset, decide
 from routing_engine.versions import ruleset_for
 from shared.directory import Directory
 from shared.events import PETITION_ROUTED, Envelope, emit
+from shared.security import accused_unit_of
 from shared.timeutil import utcnow
 
 SERVICE = "routing"
@@ -164,7 +165,7 @@ def _route(
             "addressed_to": data.get("addressed_to"),
             "title": data.get("title"),
             # Services that show the petition hide it from the unit a report accuses.
-            "accused_unit": (data.get("accused") or {}).get("unit_id"),
+            "accused_unit": accused_unit_of(data.get("accused")),
             "round": row.round,
             "returned_by": returned_by,
             "routing": routing,

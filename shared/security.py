@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Integer, String, select
@@ -167,6 +168,11 @@ class _DerivedKey:
 
     def hash(self, value: str) -> str:
         return hmac.new(self.mac, value.encode(), hashlib.sha256).hexdigest()
+
+
+def accused_unit_of(accused: Mapping[str, Any] | None) -> str | None:
+    """The unit a report's `accused` (name, position, unit_id) names, if any."""
+    return (accused or {}).get("unit_id")
 
 
 def hidden_from(who: Principal, accused_unit: str | None) -> bool:

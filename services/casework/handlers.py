@@ -13,6 +13,7 @@ from services.casework.service import set_parties
 from shared.bus import Bus
 from shared.db import insert_if_missing
 from shared.events import (
+    CLOCK_STOPPED_STATES,
     DEADLINE_OPENED,
     DEADLINE_RECOMPUTED,
     DEADLINE_STAGE_TYPES,
@@ -256,7 +257,7 @@ def on_deadline_stage(session: Session, event: Envelope) -> None:
     row = _find_deadline(session, data)
     if (
         row is not None
-        and row.state not in ("met", "paused")
+        and row.state not in CLOCK_STOPPED_STATES
         and DEADLINE_STAGES.index(data["stage"])
         >= (DEADLINE_STAGES.index(row.state) if row.state in DEADLINE_STAGES else -1)
     ):

@@ -13,7 +13,7 @@ from services.casework.schemas import DeadlineRead, PetitionRead, PetitionSummar
 from shared.directory import Directory
 from shared.errors import not_found
 from shared.events import CLOCK_STOPPED_STATES
-from shared.security import Principal, hidden_from
+from shared.security import Principal, accused_unit_of, hidden_from
 from shared.timeutil import to_china, utcnow
 
 # Roles that see every petition of the jurisdiction; handlers and leaders see their unit's.
@@ -58,7 +58,7 @@ def set_parties(
 
 def accused_unit(case: CaseView) -> str | None:
     """The unit a report accuses (never told of it, never shown it), if any."""
-    return ((case.record or {}).get("accused") or {}).get("unit_id")
+    return accused_unit_of((case.record or {}).get("accused"))
 
 
 def visible_page(
