@@ -10,14 +10,14 @@ import base64
 import binascii
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from shared.directory import Directory
 from shared.errors import FieldError
-from shared.timeutil import CHINA
+from shared.timeutil import to_china, utcnow
 
 CHANNELS = ("web", "miniprogram", "qr", "hotline", "mail", "visit")
 TYPES = {"suggestion": "建议意见", "report": "检举控告", "complaint": "申诉求决"}
@@ -32,7 +32,7 @@ OUTCOME_NAMES = {"supported": "支持", "partly_supported": "部分支持", "not
 
 
 def today_in_china() -> date:
-    return datetime.now(CHINA).date()
+    return to_china(utcnow()).date()
 
 
 def fold_text(value: Any) -> Any:

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,19 @@ PG_ADMIN_URL = os.environ.get(
 NATS_URL = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_SECRET = "test-secret-key-not-for-production"
+# Days a date-sensitive test runs from (10:00 in Beijing): a whole ordinary week, Monday
+# to Sunday, and the eve of the National Day holiday. A test that only passes on some
+# weekdays fails here on every day it runs.
+SAMPLE_START_DAYS = (
+    "2026-11-16",
+    "2026-11-17",
+    "2026-11-18",
+    "2026-11-19",
+    "2026-11-20",
+    "2026-11-21",
+    "2026-11-22",
+    "2026-09-30",
+)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -44,6 +58,17 @@ def require_service(name: str, host: str, port: int) -> None:
     if IN_CI:
         pytest.fail(f"{message}; under CI=true the {name} tests are mandatory")
     pytest.skip(f"{message} (start it as the README says; mandatory under CI)")
+
+
+@pytest.fixture(params=SAMPLE_START_DAYS)
+def start_day(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """The test runs as if it started on each sample day in turn (the whole process's
+    clock is moved; it runs on from there)."""
+    from shared.timeutil import CHINA, travel_to
+
+    moment = datetime.fromisoformat(f"{request.param}T10:00:00").replace(tzinfo=CHINA)
+    with travel_to(moment):
+        yield moment
 
 
 @pytest.fixture(autouse=True)

@@ -55,9 +55,15 @@ def opened(api: Api, n: int = 0) -> tuple[str, datetime]:
     return pid, datetime.fromisoformat(wait_for(probe)["due_at"])
 
 
-def test_each_stage_once_and_told_to_the_unit(api: Api) -> None:
+def stage_at(due: datetime) -> dict[str, datetime]:
+    """When each rung of the default ladder falls due for a deadline: in working days,
+    so that the instants a test sweeps at never depend on the weekday it runs."""
+    return {s.name: t for s, t in stage_times(due, DEFAULT_LADDER, CAL)}
+
+
+def test_each_stage_once_and_told_to_the_unit(start_day: datetime, api: Api) -> None:
     pid, due = opened(api)
-    at = {s.name: t for s, t in stage_times(due, DEFAULT_LADDER, CAL)}
+    at = stage_at(due)
     engine = make_engine(api.url)
     factory = make_session_factory(engine)
     assert sweep(factory, now=at["reminded"] - timedelta(minutes=1), calendar=CAL) == 0
@@ -123,11 +129,12 @@ def test_racing_sweeps_issue_each_stage_once(api: Api) -> None:
     assert sum(counts) == 3 * len(DEFAULT_LADDER)
 
 
-def test_the_cli_sweeps_as_of_an_instant(api: Api) -> None:
+def test_the_cli_sweeps_as_of_an_instant(start_day: datetime, api: Api) -> None:
     pid, due = opened(api)
     xinfang = str(Path(sys.executable).with_name("xinfang"))
     env = {**os.environ, "DATABASE_URL": api.url, "XINFANG_SECRET_KEY": TEST_SECRET}
-    when = (due + timedelta(days=1)).isoformat()
+    # the first day overdue: reminded, urged and supervised are due, accountability not
+    when = (stage_at(due)["supervised"] + timedelta(hours=1)).isoformat()
     first = subprocess.run(
         [xinfang, "scheduler", "sweep", "--now", when], env=env, capture_output=True, text=True
     )
@@ -145,10 +152,11 @@ def test_the_cli_sweeps_as_of_an_instant(api: Api) -> None:
     assert bad.returncode == 2 and "ISO-8601" in bad.stderr
 
 
-def test_supervisors_see_deadlines_by_state_and_unit(api: Api) -> None:
+def test_supervisors_see_deadlines_by_state_and_unit(start_day: datetime, api: Api) -> None:
     pid, due = opened(api)
     engine = make_engine(api.url)
-    sweep(make_session_factory(engine), now=due + timedelta(days=2), calendar=CAL)
+    at = stage_at(due)["supervised"] + timedelta(hours=1)
+    sweep(make_session_factory(engine), now=at, calendar=CAL)
     engine.dispose()
     supervisor = api.auth("qinghe.petition_bureau", "supervisor")
     rows = api.client.get(
