@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from bench.databases import postgres_database, postgres_reachable, sqlite_database
 from notify_gateway.addressing import WEBHOOK
@@ -26,10 +27,15 @@ from notify_gateway.models import Notice
 from notify_gateway.service import offer_to_subscribers, subscribe
 from services.migrate import upgrade
 from shared.db import make_engine, make_session_factory, transaction
+from shared.directory import load_directory_file, load_snapshot
+from shared.egress import EgressPolicy
 from shared.events import PETITION_REPLIED, Envelope
 from shared.security import DataProtector
+from shared.visibility import record_scope
 
 N_NOTICES = 2_000
+DEMO_FILE = Path(__file__).resolve().parent.parent / "shared" / "demo" / "qinghe_county.json"
+BUREAU = "qinghe.petition_bureau"
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -95,25 +101,43 @@ def measure(backend: str, url: str, n: int) -> Run:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     protector = DataProtector(b"bench-secret-key-not-for-production")
+    with transaction(factory) as session:
+        load_directory_file(session, DEMO_FILE)
     with receiver() as endpoint, transaction(factory) as session:
+        directory = load_snapshot(session)
+        # the county's petition bureau subscribes: it sees every petition of its county
         sub, secret = subscribe(
             session,
             protector=protector,
-            system="bench",
+            owner_unit=BUREAU,
+            owner_system=None,
             url=endpoint,
             event_types=[PETITION_REPLIED],
             created_by="bench",
         )
         for i in range(n):
+            record_scope(
+                session,
+                petition_id=f"p{i}",
+                type="complaint",
+                division_code="990101100201",
+                accused=None,
+                registered_unit=BUREAU,
+                source_system=None,
+                directory=directory,
+            )
             event = Envelope(
                 type=PETITION_REPLIED,
                 source="/xinfang/casework",
                 subject=f"p{i}",
                 data={"petition_id": f"p{i}", "status": "replied", "title": "工地拖欠农民工工资"},
             )
-            offer_to_subscribers(session, event)
+            offer_to_subscribers(session, event, directory)
     settings = NotifySettings(batch=100, send_timeout_seconds=5)
-    dispatcher = Dispatcher(factory, {}, settings, protector)
+    # the receiver is on loopback, which only the allow-list opens
+    dispatcher = Dispatcher(
+        factory, {}, settings, protector, EgressPolicy.from_setting(["127.0.0.1"])
+    )
     TimedWebhook.network = 0.0
     with receiver() as endpoint:
         with transaction(factory) as session:

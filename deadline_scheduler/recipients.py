@@ -31,13 +31,8 @@ class Recipient:
 def supervision_bureau(directory: Directory, unit_id: str) -> str | None:
     """The petition bureau nearest above the unit (its county's, else the city's)."""
     unit = directory.units.get(unit_id)
-    if unit is None:
-        return None
-    for division in directory.ancestors(unit.division_code):
-        bureau = directory.unit_with(division.code, "petition_bureau")
-        if bureau is not None:
-            return bureau.id
-    return None
+    bureau = directory.bureau_over(unit.division_code) if unit else None
+    return bureau.id if bureau else None
 
 
 def recipients(

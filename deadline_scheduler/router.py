@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from deadline_scheduler.models import Deadline
 from deadline_scheduler.policies import (
@@ -19,10 +19,11 @@ from deadline_scheduler.policies import (
     time_limit_faults,
 )
 from deadline_scheduler.service import apply_time_limits
-from shared.errors import FieldError, validation_problem
+from shared.errors import FieldError, ProblemError, validation_problem
 from shared.events import CLOCK_STOPPED_STATES
 from shared.security import Principal
 from shared.timeutil import to_china, utcnow
+from shared.visibility import owns_county_powers, visible_petitions
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["期限督办"])
@@ -44,6 +45,7 @@ class DeadlineItem(BaseModel):
     "/deadlines", response_model=list[DeadlineItem], summary="督办工作台：按状态、单位查看期限"
 )
 def list_deadlines(
+    request: Request,
     session: SessionDep,
     who: Annotated[Principal, Depends(require_staff("supervisor", "admin", "registrar"))],
     state: Annotated[State | None, Query(description="期限状态")] = None,
@@ -56,11 +58,9 @@ def list_deadlines(
         query = query.where(Deadline.state == state)
     if unit_id:
         query = query.where(Deadline.unit_id == unit_id)
-    if who.kind == "token" and who.unit_id:
-        # never the deadlines of a report against the caller's own unit
-        query = query.where(
-            or_(Deadline.hidden_from.is_(None), Deadline.hidden_from != who.unit_id)
-        )
+    # only the petitions the caller may see (a report never to those around the accused)
+    directory = request.app.state.directory.get(session)
+    query = query.where(Deadline.petition_id.in_(visible_petitions(who, directory)))
     now = utcnow()
     return [
         DeadlineItem(
@@ -128,6 +128,9 @@ def put_time_limits(
         ),
     ],
 ) -> TimeLimitsChanged:
+    directory = request.app.state.directory.get(session)
+    if not owns_county_powers(who, directory):
+        raise ProblemError(403, "只有县级信访局的管理员可以替换本地办理时限和催办阶梯")
     faults = time_limit_faults(body)
     if faults:
         raise validation_problem([FieldError(f, m) for f, m in faults])

@@ -26,6 +26,7 @@ from shared.db import transaction
 from shared.directory import Directory, load_snapshot
 from shared.events import emit
 from shared.timeutil import iso_china
+from shared.visibility import set_parts
 
 log = logging.getLogger("xinfang.scheduler.sweep")
 SERVICE = "scheduler"
@@ -76,6 +77,18 @@ def _sweep_batch(
         ladder = ladder_named(ladders, deadline.basis.get("ladder"))
         ready, upcoming = due_stages(deadline.due_at, done[deadline.id], now, ladder, calendar)
         for stage in ready:
+            told = recipients(
+                stage.to,
+                deadline.unit_id,
+                directory,
+                leaders[deadline.petition_id],
+                hidden_from=deadline.hidden_from,
+            )
+            if stage.to == "discipline":
+                # an accountability recommendation gives its organ a reason to see the case
+                set_parts(
+                    session, deadline.petition_id, "urged", [r.unit_id for r in told], replace=False
+                )
             session.add(
                 DeadlineStage(
                     deadline_id=deadline.id, stage=stage.name, issued_at=now, due_at=deadline.due_at
@@ -95,14 +108,7 @@ def _sweep_batch(
                     "stage_title": stage.title,
                     "to": stage.to,
                     "recipients": [
-                        {"unit_id": r.unit_id, "role": r.role, "address": r.address}
-                        for r in recipients(
-                            stage.to,
-                            deadline.unit_id,
-                            directory,
-                            leaders[deadline.petition_id],
-                            hidden_from=deadline.hidden_from,
-                        )
+                        {"unit_id": r.unit_id, "role": r.role, "address": r.address} for r in told
                     ],
                     "due_at": iso_china(deadline.due_at),
                     "issued_at": iso_china(now),

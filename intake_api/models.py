@@ -38,9 +38,6 @@ class Petition(Base):
     # How missing fields were found (place from the address, category from the text)
     # and why this petition repeats an earlier one.
     normalization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Learned from petition.routed: who may fetch the attachments.
-    lead_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    assisting_units: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     people: Mapped[list[PetitionPerson]] = relationship(
         back_populates="petition", order_by="PetitionPerson.position", cascade="all, delete-orphan"

@@ -79,7 +79,7 @@ class QrSiteIn(BaseModel):
     unit_id: Text = Field(
         min_length=1, max_length=100, examples=["qinghe.qingshi.gov"], description="责任单位"
     )
-    expires_in_days: int | None = Field(default=None, ge=0, le=3650, examples=[365])
+    expires_in_days: int | None = Field(default=None, ge=0, le=3650, strict=True, examples=[365])
 
 
 class QrSiteRead(BaseModel):

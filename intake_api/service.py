@@ -23,6 +23,7 @@ from shared.querycode import new_query_code
 from shared.security import DataProtector, mask_id_number, mask_name, mask_phone
 from shared.storage import Storage
 from shared.timeutil import iso_china, utcnow
+from shared.visibility import record_scope, registering_bureau
 
 SERVICE = "intake"
 
@@ -35,6 +36,8 @@ class ChannelIntake:
     received_at: datetime | None = None  # a letter's date of receipt; now otherwise
     channel_data: dict[str, Any] = field(default_factory=dict)
     registered_by: str | None = None
+    # The unit of the staff member who registered it (a petition bureau registers).
+    registrar_unit: str | None = None
     representatives: list[PetitionerIn] = field(default_factory=list)
     # Another system's ticket: (source_system, external_ref) makes one petition.
     external: tuple[str, str] | None = None
@@ -141,6 +144,23 @@ def submit_petition(
         }
     session.add(petition)
     session.flush()  # the petition row first: the ticket refers to it
+    # Who may see it is settled before anyone can read it, in the same transaction.
+    scope = record_scope(
+        session,
+        petition_id=petition.id,
+        type=petition.type,
+        division_code=petition.division_code,
+        accused=petition.accused,
+        registered_unit=registering_bureau(
+            directory,
+            registrar_unit=intake.registrar_unit,
+            addressed_to=petition.addressed_to,
+            division_code=petition.division_code,
+        ),
+        source_system=intake.external[0] if intake.external else None,
+        external_ref=intake.external[1] if intake.external else None,
+        directory=directory,
+    )
     if intake.external is not None:
         session.add(
             ExternalTicket(
@@ -154,7 +174,7 @@ def submit_petition(
         type=PETITION_RECEIVED,
         service=SERVICE,
         subject=petition.id,
-        data=received_payload(petition, body, intake),
+        data={**received_payload(petition, body, intake), "accused_unit": scope.accused_unit},
     )
     return petition
 

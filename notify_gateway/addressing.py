@@ -31,6 +31,12 @@ def unit_of(recipient: str) -> str | None:
     return recipient.split(":")[1]
 
 
+def role_of(recipient: str) -> str:
+    """`unit:<id>:<role>` → the role (`handler` when the notice is to the whole unit)."""
+    parts = recipient.split(":")
+    return parts[2] if len(parts) > 2 and parts[2] else "handler"
+
+
 def routes_for(
     recipient: str,
     *,

@@ -26,6 +26,9 @@ class NotifySettings(BaseSettings):
     quiet_end_hour: int = Field(default=8, ge=0, le=23)
     # At most this many SMS to one recipient in an hour; the rest wait their turn.
     sms_per_recipient_per_hour: int = Field(default=5, ge=1)
+    # Webhooks reach public addresses only; these hosts (names, addresses or CIDR
+    # blocks, comma-separated) are allowed although they are not public.
+    webhook_allowed_hosts: str = ""
     # Alibaba Cloud SMS (dysmsapi); on when the access key is set.
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

@@ -34,6 +34,7 @@ from notify_gateway.delivery import quiet_until, rate_limited_until, retry_at
 from notify_gateway.models import Notice, WebhookSubscription
 from notify_gateway.service import announce
 from shared.db import transaction
+from shared.egress import EgressPolicy
 from shared.events import NOTICE_FAILED
 from shared.security import DataProtector
 from shared.timeutil import iso_china, utcnow
@@ -69,11 +70,13 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         settings: NotifySettings,
         protector: DataProtector,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.settings = settings
         self.protector = protector
+        self.egress = egress or EgressPolicy()
         self._webhook_client = httpx.Client(follow_redirects=False)
         self._webhooks: dict[int, WebhookChannel] = {}
         self._stop = threading.Event()
@@ -214,6 +217,11 @@ class Dispatcher:
         )
 
     def _send(self, channel: str, item: Claimed) -> DeliveryResult:
+        if channel == WEBHOOK:
+            # checked at every delivery: a name may have come to resolve inward since
+            refused = self.egress.problem(item.message.address or "")
+            if refused:
+                return DeliveryResult.failure(refused, retryable=False)
         try:
             sender = self._webhook(item.subscription_id) if channel == WEBHOOK else None
             sender = sender or self.channels[channel]

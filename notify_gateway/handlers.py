@@ -204,7 +204,7 @@ def register(bus: Bus, *, directories: DirectoryCache, enabled: frozenset[str]) 
         )
 
     def on_any(session: Session, event: Envelope) -> None:
-        offer_to_subscribers(session, event)
+        offer_to_subscribers(session, event, directories.get(session))
 
     def on_identity_rekeyed(session: Session, event: Envelope) -> None:
         rekey_petition(session, event.data)

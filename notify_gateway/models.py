@@ -75,7 +75,11 @@ class WebhookSubscription(Base):
     __tablename__ = "webhook_subscription"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The owner's name (its unit id or system), for people reading the list.
     system: Mapped[str] = mapped_column(String(100))
+    # Who it speaks for, one of the two: it receives what that owner may see.
+    owner_unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    owner_system: Mapped[str | None] = mapped_column(String(100), nullable=True)
     url: Mapped[str] = mapped_column(String(500))
     # The HMAC secret, sealed with the data key; shown to the subscriber once.
     secret_enc: Mapped[str] = mapped_column(String(300))

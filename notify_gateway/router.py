@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from jinja2 import UndefinedError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from notify_gateway.channels.sms_aliyun import sms_segments
 from notify_gateway.handlers import WEBHOOK_EVENT_TYPES
@@ -23,9 +23,11 @@ from notify_gateway.schemas import (
 )
 from notify_gateway.service import redrive, subscribe
 from notify_gateway.templates import TEMPLATE_DIR, render
+from shared.directory import Directory, UnitRow
 from shared.errors import FieldError, ProblemError, validation_problem
-from shared.security import Principal
+from shared.security import ExternalSystem, Principal
 from shared.timeutil import to_china, utcnow
+from shared.visibility import barred_petitions, owns_county_powers, visible_petitions
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["通知"])
@@ -55,19 +57,13 @@ def _read(n: Notice) -> NoticeRead:
     )
 
 
-def _not_hidden_from(who: Principal):  # type: ignore[no-untyped-def]
-    # A report's notices never reach the unit it accuses (arts. 30, 46).
-    if who.kind != "token" or not who.unit_id:
-        return True
-    return or_(Notice.hidden_from.is_(None), Notice.hidden_from != who.unit_id)
-
-
 @router.get(
     "/notices",
     response_model=list[NoticeRead],
     summary="通知及其送达状态：按信访事项，或按状态（如 dead 待人工重发）",
 )
 def list_notices(
+    request: Request,
     session: SessionDep,
     who: Overseer,
     petition_id: Annotated[
@@ -80,7 +76,13 @@ def list_notices(
         raise validation_problem(
             [FieldError("petition_id", "请指定信访事项编号 petition_id 或送达状态 state")]
         )
-    query = select(Notice).where(_not_hidden_from(who)).order_by(Notice.id).limit(limit)
+    directory = request.app.state.directory.get(session)
+    query = (
+        select(Notice)
+        .where(Notice.petition_id.in_(visible_petitions(who, directory)))
+        .order_by(Notice.id)
+        .limit(limit)
+    )
     if petition_id is not None:
         query = query.where(Notice.petition_id == petition_id)
     if state is not None:
@@ -94,11 +96,13 @@ def list_notices(
     summary="重发一条发送失败或已放弃（dead）的通知",
 )
 def post_redrive(
+    request: Request,
     session: SessionDep,
     who: Annotated[Principal, Depends(require_staff("supervisor", "admin"))],
     notice_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="通知编号")],
 ) -> NoticeRead:
-    notice = redrive(session, notice_id, utcnow(), who.unit_id)
+    directory = request.app.state.directory.get(session)
+    notice = redrive(session, notice_id, utcnow(), who, directory)
     session.commit()
     return _read(notice)
 
@@ -113,7 +117,12 @@ def get_inbox(
     mine = [f"unit:{who.unit_id}", f"unit:{who.unit_id}:{who.role}"]
     query = (
         select(Notice)
-        .where(Notice.channel == "inbox", Notice.recipient.in_(mine), _not_hidden_from(who))
+        .where(
+            Notice.channel == "inbox",
+            Notice.recipient.in_(mine),
+            # never a report's notice to a unit barred from it (arts. 30, 46)
+            Notice.petition_id.notin_(barred_petitions(who.unit_id or "")),
+        )
         .order_by(Notice.id.desc())
         .limit(limit)
     )
@@ -152,15 +161,23 @@ def post_subscription(
         ),
     ],
 ) -> SubscriptionCreated:
+    directory = request.app.state.directory.get(session)
+    bureau = county_bureau(who, directory)
+    owner_unit, owner_system = subscription_owner(session, body, who, bureau, directory)
+    problems: list[FieldError] = []
     unknown = [t for t in body.event_types if t not in WEBHOOK_EVENT_TYPES]
     if unknown:
-        raise validation_problem(
-            [FieldError("event_types", f"不支持订阅的事件类型：{'、'.join(unknown)}")]
-        )
+        problems.append(FieldError("event_types", f"不支持订阅的事件类型：{'、'.join(unknown)}"))
+    refused = request.app.state.egress.problem(str(body.url))
+    if refused:
+        problems.append(FieldError("url", refused))
+    if problems:
+        raise validation_problem(problems)
     sub, secret = subscribe(
         session,
         protector=request.app.state.protector,
-        system=body.system,
+        owner_unit=owner_unit,
+        owner_system=owner_system,
         url=str(body.url),
         event_types=body.event_types,
         created_by=who.label,
@@ -169,10 +186,52 @@ def post_subscription(
     return SubscriptionCreated(**_subscription(sub).model_dump(), secret=secret)
 
 
+def county_bureau(who: Principal, directory: Directory) -> UnitRow:
+    """The petition bureau whose admin `who` is: subscriptions are its power."""
+    if not owns_county_powers(who, directory):
+        raise ProblemError(403, "只有信访局的管理员可以管理事件推送订阅")
+    return directory.units[who.unit_id or ""]
+
+
+def subscription_owner(
+    session: SessionDep,
+    body: SubscriptionIn,
+    who: Principal,
+    bureau: UnitRow,
+    directory: Directory,
+) -> tuple[str | None, str | None]:
+    """(owner unit, owner system): a unit or a registered system of the bureau's places."""
+    served = directory.divisions_under(bureau.division_code)
+    if body.system and body.unit_id:
+        raise validation_problem([FieldError("unit_id", "订阅方只能是一个单位或一个外部系统")])
+    if body.system:
+        system = session.get(ExternalSystem, body.system)
+        if system is None or system.jurisdiction not in served:
+            raise validation_problem(
+                [FieldError("system", f"外部系统 {body.system} 未在本辖区登记")]
+            )
+        return None, system.name
+    unit = directory.units.get(body.unit_id or who.unit_id or "")
+    if unit is None or unit.division_code not in served:
+        raise validation_problem([FieldError("unit_id", f"单位 {body.unit_id} 不在本辖区")])
+    return unit.id, None
+
+
+def _owned_here(
+    sub: WebhookSubscription, session: SessionDep, served: frozenset[str], directory: Directory
+) -> bool:
+    if sub.owner_unit:
+        unit = directory.units.get(sub.owner_unit)
+        return unit is not None and unit.division_code in served
+    system = session.get(ExternalSystem, sub.owner_system or "")
+    return system is not None and system.jurisdiction in served
+
+
 def _subscription(sub: WebhookSubscription) -> SubscriptionRead:
     return SubscriptionRead(
         id=sub.id,
-        system=sub.system,
+        system=sub.owner_system,
+        unit_id=sub.owner_unit,
         url=sub.url,
         event_types=sub.event_types,
         active=sub.active,
@@ -183,9 +242,11 @@ def _subscription(sub: WebhookSubscription) -> SubscriptionRead:
 @router.get(
     "/webhook-subscriptions", response_model=list[SubscriptionRead], summary="事件推送订阅清单"
 )
-def get_subscriptions(session: SessionDep, _: Admin) -> list[SubscriptionRead]:
+def get_subscriptions(request: Request, session: SessionDep, who: Admin) -> list[SubscriptionRead]:
+    directory = request.app.state.directory.get(session)
+    served = directory.divisions_under(county_bureau(who, directory).division_code)
     rows = session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
-    return [_subscription(s) for s in rows]
+    return [_subscription(s) for s in rows if _owned_here(s, session, served, directory)]
 
 
 @router.delete(
@@ -194,12 +255,15 @@ def get_subscriptions(session: SessionDep, _: Admin) -> list[SubscriptionRead]:
     summary="停止一个事件推送订阅",
 )
 def delete_subscription(
+    request: Request,
     session: SessionDep,
-    _: Admin,
+    who: Admin,
     subscription_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="订阅编号")],
 ) -> SubscriptionRead:
+    directory = request.app.state.directory.get(session)
+    served = directory.divisions_under(county_bureau(who, directory).division_code)
     sub = session.get(WebhookSubscription, subscription_id)
-    if sub is None:
+    if sub is None or not _owned_here(sub, session, served, directory):
         raise ProblemError(404, f"订阅 {subscription_id} 不存在")
     sub.active = False
     session.commit()

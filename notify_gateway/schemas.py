@@ -36,7 +36,20 @@ class NoticeRead(BaseModel):
 class SubscriptionIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    system: str = Field(min_length=1, max_length=100, examples=["hotline-12345"])
+    system: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        examples=["12345热线平台"],
+        description="订阅方为已登记的外部系统（xinfang apikey create --system …）时填写",
+    )
+    unit_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        examples=["qinghe.hrss"],
+        description="订阅方为本辖区的单位时填写；两者都不填则为管理员本单位",
+    )
     url: Annotated[AnyHttpUrl, UrlConstraints(max_length=500)] = Field(
         examples=["https://12345.example.gov.cn/xinfang/events"]
     )
@@ -47,7 +60,8 @@ class SubscriptionIn(BaseModel):
 
 class SubscriptionRead(BaseModel):
     id: int
-    system: str
+    system: str | None = Field(description="订阅方外部系统")
+    unit_id: str | None = Field(description="订阅方单位")
     url: str
     event_types: list[str]
     active: bool

@@ -14,14 +14,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notify_gateway.addressing import INBOX, WEBHOOK, routes_for, unit_of
+from notify_gateway.addressing import INBOX, WEBHOOK, role_of, routes_for, unit_of
 from notify_gateway.models import Notice, NotifyPetition, WebhookSubscription
 from notify_gateway.templates import render
 from shared.directory import Directory
 from shared.errors import ProblemError
 from shared.events import DEADLINE_STAGE_TYPES, NOTICE_RECORDED, Envelope, emit
-from shared.security import DataProtector, accused_unit_of, mask_phone
+from shared.security import (
+    DataProtector,
+    ExternalSystem,
+    Principal,
+    accused_unit_in,
+    mask_phone,
+    system_principal,
+)
 from shared.timeutil import iso_china, utcnow
+from shared.visibility import REPORT, PetitionScope, may_see, unit_principal
 
 SERVICE = "notify"
 # What never leaves for another system, even sealed.
@@ -72,7 +80,7 @@ def accused_unit(session: Session, petition_id: str, data: dict[str, Any]) -> st
     known = session.get(NotifyPetition, petition_id)
     if known is not None and known.accused_unit:
         return known.accused_unit
-    accused = data.get("accused_unit") or accused_unit_of(data.get("accused"))
+    accused = accused_unit_in(data)
     return str(accused) if accused else None
 
 
@@ -91,10 +99,14 @@ def record_notice(
 ) -> list[Notice]:
     """Render the notice and record it on each channel that reaches `recipient`, once
     per (event, channel, recipient). The inbox copy is delivered at once; the others
-    wait for the dispatcher. Nothing goes to the unit a report accuses."""
-    hidden_from = accused_unit(session, petition_id, event.data)
-    if hidden_from is not None and unit_of(recipient) == hidden_from:
+    wait for the dispatcher. A unit is told only of what it may see (shared.visibility):
+    nothing of a report reaches the accused or those around it."""
+    unit_id = unit_of(recipient)
+    if unit_id is not None and not may_see(
+        session, unit_principal(unit_id, role_of(recipient)), petition_id, directory
+    ):
         return []
+    hidden_from = accused_unit(session, petition_id, event.data)
     subject, body = render(kind, context)
     known = session.get(NotifyPetition, petition_id)
     now = utcnow()
@@ -145,7 +157,7 @@ def remember_petition(session: Session, data: dict[str, Any]) -> None:
     row.title = (data.get("title") or "")[:200]
     row.sealed_phones = list(data.get("sealed_phones") or [])
     row.openid = (data.get("channel_data") or {}).get("openid")
-    row.accused_unit = accused_unit_of(data.get("accused"))
+    row.accused_unit = accused_unit_in(data)
 
 
 def rekey_petition(session: Session, data: dict[str, Any]) -> None:
@@ -154,12 +166,37 @@ def rekey_petition(session: Session, data: dict[str, Any]) -> None:
         row.sealed_phones = list(data["sealed_phones"])
 
 
-def offer_to_subscribers(session: Session, event: Envelope) -> int:
-    """One webhook notice per active subscription to the event's type."""
+def subscriber_principal(session: Session, sub: WebhookSubscription) -> Principal | None:
+    """Whom a subscription speaks for: its owning unit, or its registered system."""
+    if sub.owner_unit:
+        return unit_principal(sub.owner_unit)
+    system = session.get(ExternalSystem, sub.owner_system or "")
+    return system_principal(system) if system is not None else None
+
+
+def may_receive(
+    session: Session, sub: WebhookSubscription, petition_id: str, directory: Directory
+) -> bool:
+    """A subscriber receives the events of the petitions its owner may see; a report's
+    only when the owner is the discipline organ handling it (its unit or its system)."""
+    owner = subscriber_principal(session, sub)
+    if owner is None or not petition_id or not may_see(session, owner, petition_id, directory):
+        return False
+    scope = session.get(PetitionScope, petition_id)
+    if scope is not None and scope.type == REPORT:
+        unit = directory.units.get(owner.unit_id or "")
+        return unit is not None and unit.function == "discipline"
+    return True
+
+
+def offer_to_subscribers(session: Session, event: Envelope, directory: Directory) -> int:
+    """One webhook notice per active subscription to the event's type whose owner may
+    see the petition."""
+    petition_id = str(event.data.get("petition_id") or event.subject or "")
     subscriptions = [
         s
         for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active))
-        if event.type in s.event_types
+        if event.type in s.event_types and may_receive(session, s, petition_id, directory)
     ]
     if not subscriptions:
         return 0
@@ -175,7 +212,6 @@ def offer_to_subscribers(session: Session, event: Envelope) -> int:
         },
         ensure_ascii=False,
     )
-    petition_id = str(event.data.get("petition_id") or event.subject or "")
     hidden_from = accused_unit(session, petition_id, event.data)
     # a copy of an urging stage shows its rung, like the stage's own notices
     stage = event.data.get("stage") if event.type in DEADLINE_STAGE_TYPES else None
@@ -211,7 +247,8 @@ def subscribe(
     session: Session,
     *,
     protector: DataProtector,
-    system: str,
+    owner_unit: str | None,
+    owner_system: str | None,
     url: str,
     event_types: list[str],
     created_by: str,
@@ -219,7 +256,9 @@ def subscribe(
     """A new subscription and its signing secret (shown this once, stored sealed)."""
     secret = "whsec_" + secrets.token_urlsafe(32)
     sub = WebhookSubscription(
-        system=system,
+        system=owner_system or owner_unit or "",
+        owner_unit=owner_unit,
+        owner_system=owner_system,
         url=url,
         secret_enc=protector.encrypt(secret),
         event_types=sorted(set(event_types)),
@@ -233,12 +272,14 @@ def subscribe(
     return sub, secret
 
 
-def redrive(session: Session, notice_id: int, now: datetime, by_unit: str | None) -> Notice:
-    """Staff of `by_unit` send a dead (or failed) notice again, from its first attempt.
-    A notice hidden from their unit does not exist for them."""
+def redrive(
+    session: Session, notice_id: int, now: datetime, who: Principal, directory: Directory
+) -> Notice:
+    """Staff send a dead (or failed) notice again, from its first attempt. A notice of
+    a petition they may not see does not exist for them."""
     # locked: two clerks re-sending it at once, or a dispatcher finishing it, apply in turn
     notice = session.get(Notice, notice_id, with_for_update=True)
-    if notice is None or (notice.hidden_from and notice.hidden_from == by_unit):
+    if notice is None or not may_see(session, who, notice.petition_id, directory):
         raise ProblemError(404, f"通知 {notice_id} 不存在")
     if notice.state not in ("dead", "failed"):
         raise ProblemError(

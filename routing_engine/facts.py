@@ -216,7 +216,10 @@ def compute_facts(
     division_code = petition.get("division_code") or ""
     division = directory.divisions.get(division_code)
     addressed = directory.units.get(petition.get("addressed_to") or "")
-    accused_id = (petition.get("accused") or {}).get("unit_id") or ""
+    # the accused as intake placed it (shared.visibility.derive_accused), else as given
+    accused_id = (
+        petition.get("accused_unit") or (petition.get("accused") or {}).get("unit_id") or ""
+    )
     accused = directory.units.get(accused_id)
     function = category.function if category else "petition_bureau"
     level = (category.level if category and category.level else None) or "county"

@@ -16,8 +16,9 @@ from routing_engine.schemas import Routing
 from routing_engine.service import simulate
 from shared.errors import FieldError, ProblemError, validation_problem
 from shared.petition import EXAMPLE_BODY, PetitionBody, resolve_references
-from shared.security import Principal, accused_unit_of, hidden_from
+from shared.security import Principal
 from shared.timeutil import to_china
+from shared.visibility import may_see, require_county_power, serves
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1/routing", tags=["分办规则"])
@@ -56,6 +57,24 @@ def rule_catalog(_: Staff) -> dict[str, Any]:
 
 # --- ruleset versions ------------------------------------------------------------
 
+
+def check_serves(
+    request: Request,
+    session: SessionDep,
+    who: Principal,
+    jurisdiction: str,
+    *,
+    missing: int | None = None,
+) -> None:
+    """A county's rulesets are read by the staff of that county (and of the places
+    above it); for anyone else a ruleset of it does not exist."""
+    if serves(who, request.app.state.directory.get(session), jurisdiction):
+        return
+    if missing is not None:
+        raise ProblemError(404, f"规则集版本 {missing} 不存在")
+    raise ProblemError(403, f"无权查看辖区 {jurisdiction} 的规则集")
+
+
 Admin = Annotated[Principal, Depends(require_staff("admin"))]
 Reader = Annotated[Principal, Depends(require_staff("admin", "supervisor", "registrar"))]
 Jurisdiction = Annotated[str, Query(pattern=r"^\d{12}$", description="辖区（县级区划代码）")]
@@ -93,6 +112,7 @@ def save_ruleset(
     directory = request.app.state.directory.get(session)
     if jurisdiction not in directory.divisions:
         raise validation_problem([FieldError("jurisdiction", f"区划 {jurisdiction} 不在目录中")])
+    require_county_power(who, directory, jurisdiction)
     try:
         row = versions.save(session, doc=doc, jurisdiction=jurisdiction, actor=who.label)
     except RulesetError as exc:
@@ -105,10 +125,12 @@ def save_ruleset(
 
 @router.get("/rulesets", summary="规则集版本列表")
 def list_rulesets(
+    request: Request,
     session: SessionDep,
-    _: Reader,
+    who: Reader,
     jurisdiction: Jurisdiction = "990101000000",
 ) -> list[dict[str, Any]]:
+    check_serves(request, session, who, jurisdiction)
     rows = session.scalars(
         select(RulesetVersion)
         .where(RulesetVersion.jurisdiction == jurisdiction)
@@ -117,36 +139,41 @@ def list_rulesets(
     return [_out(r) for r in rows]
 
 
-@router.get("/rulesets/{ruleset_id}", summary="规则集版本详情（含规则与黄金用例结果）")
-def get_ruleset(session: SessionDep, _: Reader, ruleset_id: RulesetId) -> dict[str, Any]:
+@router.get("/rulesets/{ruleset_id:int}", summary="规则集版本详情（含规则与黄金用例结果）")
+def get_ruleset(
+    request: Request, session: SessionDep, who: Reader, ruleset_id: RulesetId
+) -> dict[str, Any]:
     row = versions.get(session, ruleset_id)
+    check_serves(request, session, who, row.jurisdiction, missing=ruleset_id)
     return {**_out(row), "doc": row.doc}
 
 
-@router.post("/rulesets/{ruleset_id}/test", summary="运行该版本的黄金用例")
+@router.post("/rulesets/{ruleset_id:int}/test", summary="运行该版本的黄金用例")
 def test_ruleset(
     request: Request, session: SessionDep, who: Admin, ruleset_id: RulesetId
 ) -> dict[str, Any]:
     row = versions.get(session, ruleset_id)
-    passed = versions.test(
-        session, row=row, directory=request.app.state.directory.get(session), actor=who.label
-    )
+    directory = request.app.state.directory.get(session)
+    check_serves(request, session, who, row.jurisdiction, missing=ruleset_id)
+    require_county_power(who, directory, row.jurisdiction)
+    passed = versions.test(session, row=row, directory=directory, actor=who.label)
     session.commit()
     return {**_out(row), "passed": passed}
 
 
 @router.post(
-    "/rulesets/{ruleset_id}/activate",
+    "/rulesets/{ruleset_id:int}/activate",
     summary="启用该版本（黄金用例须全部通过；原启用版本自动停用）",
 )
 def activate_ruleset(
     request: Request, session: SessionDep, who: Admin, ruleset_id: RulesetId
 ) -> dict[str, Any]:
     row = versions.get(session, ruleset_id)
+    directory = request.app.state.directory.get(session)
+    check_serves(request, session, who, row.jurisdiction, missing=ruleset_id)
+    require_county_power(who, directory, row.jurisdiction)
     try:
-        versions.activate(
-            session, row=row, directory=request.app.state.directory.get(session), actor=who.label
-        )
+        versions.activate(session, row=row, directory=directory, actor=who.label)
     except ProblemError:
         session.commit()  # the failed test run is on record
         raise
@@ -161,11 +188,10 @@ def rollback_ruleset(
     who: Admin,
     jurisdiction: Jurisdiction = "990101000000",
 ) -> dict[str, Any]:
+    directory = request.app.state.directory.get(session)
+    require_county_power(who, directory, jurisdiction)
     row = versions.rollback(
-        session,
-        jurisdiction=jurisdiction,
-        directory=request.app.state.directory.get(session),
-        actor=who.label,
+        session, jurisdiction=jurisdiction, directory=directory, actor=who.label
     )
     session.commit()
     return _out(row)
@@ -173,10 +199,12 @@ def rollback_ruleset(
 
 @router.get("/rulesets-audit", summary="规则集的保存、测试、启用、回退记录（谁、何时）")
 def ruleset_audit(
+    request: Request,
     session: SessionDep,
-    _: Reader,
+    who: Reader,
     jurisdiction: Jurisdiction = "990101000000",
 ) -> list[dict[str, Any]]:
+    check_serves(request, session, who, jurisdiction)
     return [
         {
             "ruleset_id": a.ruleset_id,
@@ -194,17 +222,23 @@ def ruleset_audit(
     summary="某信访事项的全部分办决定：读取的事实、逐条规则的结果与原因、规则集与目录版本",
 )
 def get_decisions(
+    request: Request,
     session: SessionDep,
     who: Reader,
     petition_id: Annotated[str, Path(max_length=36, description="信访事项编号")],
 ) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(RoutingDecision)
-        .where(RoutingDecision.petition_id == petition_id)
-        .order_by(RoutingDecision.round)
-    ).all()
-    accused = accused_unit_of((rows[0].petition or {}).get("accused")) if rows else None
-    if not rows or hidden_from(who, accused):
+    directory = request.app.state.directory.get(session)
+    visible = may_see(session, who, petition_id, directory)
+    rows = (
+        session.scalars(
+            select(RoutingDecision)
+            .where(RoutingDecision.petition_id == petition_id)
+            .order_by(RoutingDecision.round)
+        ).all()
+        if visible
+        else []
+    )
+    if not rows:
         raise ProblemError(404, f"信访事项 {petition_id} 尚无分办决定")
     return [
         {

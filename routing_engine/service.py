@@ -15,8 +15,9 @@ from routing_engine.rules.engine import Decision, Ruleset, decide
 from routing_engine.versions import ruleset_for
 from shared.directory import Directory
 from shared.events import PETITION_ROUTED, Envelope, emit
-from shared.security import accused_unit_of
+from shared.security import accused_unit_in
 from shared.timeutil import utcnow
+from shared.visibility import set_parts
 
 SERVICE = "routing"
 
@@ -153,6 +154,9 @@ def _route(
         decided_at=utcnow(),
     )
     session.add(row)
+    # who leads and assists may see the petition from the moment this commits
+    set_parts(session, facts.petition_id, "lead", [routing["lead_unit"] or ""], replace=True)
+    set_parts(session, facts.petition_id, "assisting", routing["assisting_units"], replace=True)
     emit(
         session,
         type=PETITION_ROUTED,
@@ -165,7 +169,7 @@ def _route(
             "addressed_to": data.get("addressed_to"),
             "title": data.get("title"),
             # Services that show the petition hide it from the unit a report accuses.
-            "accused_unit": accused_unit_of(data.get("accused")),
+            "accused_unit": accused_unit_in(data),
             "round": row.round,
             "returned_by": returned_by,
             "routing": routing,

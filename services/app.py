@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +19,6 @@ import routing_engine.handlers
 from deadline_scheduler.config import SchedulerSettings
 from deadline_scheduler.router import router as scheduler_router
 from deadline_scheduler.timer import start_timer
-from intake_api import handlers as intake_handlers
 from intake_api.attachments import AttachmentLimits
 from intake_api.config import IntakeSettings
 from intake_api.router import router as intake_router
@@ -37,11 +37,13 @@ from shared.calendar import CalendarCache, unknown_years
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.directory import DirectoryCache
+from shared.egress import EgressPolicy
 from shared.errors import install_problem_handlers
 from shared.idempotency import Idempotency
 from shared.limits import BodySizeLimit
 from shared.nul_guard import RejectNul
-from shared.ratelimit import RateLimit, Window
+from shared.openapi import install_openapi
+from shared.ratelimit import RateLimit, Window, rule_for
 from shared.security import DataProtector
 from shared.storage import LocalStorage
 from shared.timeutil import to_china, utcnow
@@ -92,6 +94,22 @@ def calendar_warnings(calendars: CalendarCache) -> Callable[[Session], list[str]
     return warn
 
 
+def server_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    """How `xinfang serve` runs an app under uvicorn."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        # The client address is the socket peer: forwarded headers are believed only
+        # from TRUSTED_PROXIES, by the rate limit itself, never by uvicorn's default
+        # (which believes any X-Forwarded-For sent from 127.0.0.1).
+        proxy_headers=False,
+        forwarded_allow_ips="",
+    )
+
+
 def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI:
     unknown = set(services) - set(SERVICES)
     if unknown:
@@ -136,6 +154,7 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     )
     app = FastAPI(title=title, version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_problem_handlers(app)
+    install_openapi(app, lambda method, path: rule_for(method, path) is not None)
     # Added last runs first: the size limit sees every byte before anyone buffers it.
     app.add_middleware(RejectNul)
     app.add_middleware(Idempotency, factory=factory)
@@ -169,7 +188,6 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         app.state.repeat_policy = RepeatPolicy(
             threshold=intake.repeat_similarity_threshold, candidates=intake.repeat_candidates
         )
-        intake_handlers.register(bus)
         app.include_router(intake_router)
     if "routing" in services:
         ruleset = load_ruleset(RoutingSettings().ruleset_file)
@@ -184,7 +202,12 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     if "notify" in services:
         notify_settings = NotifySettings()
         channels = channels_from(notify_settings)
-        app.state.dispatcher = Dispatcher(factory, channels, notify_settings, app.state.protector)
+        app.state.egress = EgressPolicy.from_setting(
+            notify_settings.webhook_allowed_hosts.split(",")
+        )
+        app.state.dispatcher = Dispatcher(
+            factory, channels, notify_settings, app.state.protector, app.state.egress
+        )
         notify_gateway.handlers.register(
             bus, directories=directory, enabled=enabled_channels(channels)
         )

@@ -126,11 +126,25 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
     from shared.db import transaction
+    from shared.directory import Division, Unit
     from shared.security import create_api_key
 
     try:
         with transaction(_factory(settings)) as session:
-            credential_id, key = create_api_key(session, system=args.system)
+            if args.jurisdiction is not None and session.get(Division, args.jurisdiction) is None:
+                raise ValueError(
+                    f"区划 {args.jurisdiction} 不在目录中（先运行 xinfang directory load）"
+                )
+            if args.unit is not None and session.get(Unit, args.unit) is None:
+                raise ValueError(f"单位 {args.unit} 不在目录中")
+            credential_id, key = create_api_key(
+                session,
+                system=args.system,
+                jurisdiction=args.jurisdiction,
+                reads=args.reads,
+                channels=tuple(c.strip() for c in args.channels.split(",") if c.strip()),
+                unit_id=args.unit,
+            )
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -323,17 +337,14 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from services.app import SERVICES, build_app
+    from services.app import SERVICES, build_app, server_config
 
     names = [args.service] if args.service else list(SERVICES)
     app = build_app(settings, names)
-    uvicorn.run(
-        app,
-        host=args.host or settings.server.host,
-        port=args.port or settings.server.port,
-        log_level="info",
-        access_log=False,
+    config = server_config(
+        app, host=args.host or settings.server.host, port=args.port or settings.server.port
     )
+    uvicorn.Server(config).run()
     return 0
 
 
@@ -385,7 +396,27 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("apikey", help="API keys for external systems")
     ksub = k.add_subparsers(dest="action", required=True)
     kc = ksub.add_parser("create")
-    kc.add_argument("--system", required=True)
+    kc.add_argument("--system", required=True, help="the external system's name")
+    kc.add_argument(
+        "--jurisdiction",
+        help="the 12-digit division code it serves (registers the system, or changes its "
+        "scope; needed the first time)",
+    )
+    kc.add_argument(
+        "--reads",
+        choices=("own", "jurisdiction"),
+        default="own",
+        help="own: only the tickets it pushed (default); jurisdiction: every petition there "
+        "but reports",
+    )
+    kc.add_argument(
+        "--channels",
+        default="hotline",
+        help="comma-separated: hotline, open311, upper_level (default hotline)",
+    )
+    kc.add_argument(
+        "--unit", help="the unit whose own system it is (a discipline organ's reads its reports)"
+    )
     kc.set_defaults(func=cmd_apikey_create)
     kr = ksub.add_parser("revoke")
     kr.add_argument("id", type=int)

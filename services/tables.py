@@ -14,6 +14,7 @@ import shared.directory  # noqa: F401
 import shared.events  # noqa: F401
 import shared.idempotency  # noqa: F401
 import shared.security  # noqa: F401
+import shared.visibility  # noqa: F401
 from shared.db import Base
 
 metadata = Base.metadata

@@ -44,6 +44,13 @@ class BusSettings(_Base):
 class ServerSettings(_Base):
     port: int = 8000
     host: str = "127.0.0.1"
+    # The address citizens reach the system at (the reverse proxy's), printed in the
+    # QR codes posted at sites: never taken from a request's Host header, which the
+    # caller writes. Default: this server's own address.
+    public_base_url: str = ""
+
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 class SecuritySettings(_Base):

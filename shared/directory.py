@@ -324,12 +324,43 @@ class Directory:
     units: dict[str, UnitRow]
     categories: dict[str, CategoryRow]
     _by_division_function: dict[tuple[str, str], list[UnitRow]] = field(default_factory=dict)
+    _below: dict[str, frozenset[str]] = field(default_factory=dict)
+    _divisions_under: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str], list[UnitRow]] = defaultdict(list)
         for unit in sorted(self.units.values(), key=lambda u: u.id):
             index[(unit.division_code, unit.function)].append(unit)
         self._by_division_function = dict(index)
+        # The trees, walked once per snapshot: who is below whom, which places lie within
+        # which (the hot paths of the visibility policy ask these for every request).
+        children: dict[str, list[str]] = defaultdict(list)
+        for unit in self.units.values():
+            if unit.parent_id and unit.parent_id != unit.id:
+                children[unit.parent_id].append(unit.id)
+        self._below = {u: _closure(u, children) for u in self.units}
+        sub_divisions: dict[str, list[str]] = defaultdict(list)
+        for div in self.divisions.values():
+            if div.parent_code and div.parent_code != div.code:
+                sub_divisions[div.parent_code].append(div.code)
+        self._divisions_under = {d: _closure(d, sub_divisions) for d in self.divisions}
+
+    def below(self, unit_id: str) -> frozenset[str]:
+        """The unit and every unit under it in the unit tree (empty for an unknown unit)."""
+        return self._below.get(unit_id, frozenset())
+
+    def superiors(self, unit_id: str) -> list[str]:
+        """The units above `unit_id` in the unit tree, nearest first."""
+        out: list[str] = []
+        current = self.units.get(unit_id)
+        while current is not None and current.parent_id and current.parent_id not in out:
+            out.append(current.parent_id)
+            current = self.units.get(current.parent_id)
+        return out
+
+    def divisions_under(self, code: str) -> frozenset[str]:
+        """The division and every division within it (empty for an unknown code)."""
+        return self._divisions_under.get(code, frozenset())
 
     def ancestors(self, code: str) -> list[DivisionRow]:
         """The division and its ancestors, nearest first."""
@@ -351,9 +382,28 @@ class Directory:
         found = self.units_with(division_code, function)
         return found[0] if found else None
 
+    def bureau_over(self, code: str) -> UnitRow | None:
+        """The petition bureau nearest at or above a place (its county's, else the
+        city's)."""
+        return next(
+            (b for d in self.ancestors(code) if (b := self.unit_with(d.code, "petition_bureau"))),
+            None,
+        )
+
     def full_name(self, code: str) -> str:
         """'示范省示范市清河县青石镇红星村' style, from the top down."""
         return "".join(d.name for d in reversed(self.ancestors(code)))
+
+
+def _closure(root: str, children: dict[str, list[str]]) -> frozenset[str]:
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(children.get(current, ()))
+    return frozenset(seen)
 
 
 def snapshot_of(d: DirectoryFile, version: int = 0) -> Directory:

@@ -219,6 +219,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"找不到 {request.url.path}"
         elif status == 405:
             detail = f"{request.url.path} 不支持 {request.method} 方法"
+        elif status == 400:
+            # FastAPI's own "There was an error parsing the body", among others
+            detail = "请求体无法解析：请以 UTF-8 编码的 JSON 提交，并与 Content-Type 一致"
         else:
             detail = str(exc.detail) if exc.detail else title_for(status)
         headers = dict(exc.headers) if exc.headers else None

@@ -63,8 +63,9 @@ def id_number_problem(number: str) -> str | None:
 
 
 def normalize_phone(value: str) -> str:
-    """Strip separators and a +86/0086 prefix from a mainland mobile number."""
-    digits = re.sub(r"[\s\-()（）]", "", value)
+    """Fold full-width digits (NFKC), strip separators and a +86/0086 prefix from a
+    mainland mobile number: every part of the system compares phones in this form."""
+    digits = re.sub(r"[\s\-()（）.]", "", unicodedata.normalize("NFKC", value))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]
@@ -138,7 +139,7 @@ class PetitionBody(_Body):
 
     channel: Literal["web", "miniprogram", "qr", "hotline", "mail", "visit"] = "web"
     petitioners: list[PetitionerIn] = Field(default_factory=list, max_length=50)
-    anonymous: bool = False
+    anonymous: bool = Field(default=False, strict=True)
     title: Text = Field(min_length=1, max_length=100, examples=["工地拖欠农民工工资"])
     content: Text = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
     type: PetitionType | None = None
@@ -146,7 +147,7 @@ class PetitionBody(_Body):
     division_code: Text | None = Field(default=None, examples=["990101100201"])
     address: Text | None = Field(default=None, max_length=200)
     addressed_to: Text | None = Field(default=None, max_length=100)
-    people_count: int = Field(default=1, ge=1, le=100_000)
+    people_count: int = Field(default=1, ge=1, le=100_000, strict=True)
     accused: AccusedIn | None = None
     prior: PriorIn | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)

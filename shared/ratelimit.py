@@ -8,18 +8,20 @@ its client IP (`LimitSettings.rate_ip_per_minute`). Submissions also count again
 each petitioner phone in the JSON body (`petitioners[*].phone`), and tracking
 requests against the `phone` query parameter (`LimitSettings.rate_phone_per_hour`
 each, kept in separate counters so that following a case never uses up the
-right to submit one). Phones are compared by their last 11 digits, so
-`+86 138-0013-8000` and `13800138000` are one phone. A refused request uses up
-nothing.
+right to submit one). Phones are compared as intake normalizes them
+(`shared.petition.normalize_phone`), so `+86 138-0013-8000`, `１３８００１３８０００`
+and `13800138000` are one phone. A refused request uses up nothing.
 
 The counters live in memory, per process: each replica (and each service process
 in the distributed mode) counts for itself, so the effective limit behind N
 replicas is up to N times the setting. The reverse proxy in `docker/nginx.conf`
 may add a global limit in front.
 
-The client IP is the socket peer. `X-Forwarded-For` is believed only when the
-peer is listed in `LimitSettings.trusted_proxies` (default: none, since anyone
-can write that header); then its first entry is the client.
+The client IP is the socket peer (uvicorn is told not to rewrite it from
+forwarded headers). `X-Forwarded-For` is believed only when the peer is listed
+in `LimitSettings.trusted_proxies` (default: none, since anyone can write that
+header); then the client is the nearest address in it that is not itself a
+trusted proxy.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from urllib.parse import parse_qs
 
 from shared.errors import ProblemError
 from shared.limits import ASGIApp, Receive, Scope, Send, header, read_body, replay, send_problem
+from shared.petition import normalize_phone
 
 SUBMIT = "submit"
 TRACK = "track"
@@ -103,10 +106,6 @@ class SlidingWindow:
             self._next_sweep = len(self._hits) + self.SWEEP_EVERY
 
 
-def normalize_phone(phone: str) -> str:
-    return re.sub(r"\D", "", phone)[-11:]
-
-
 def phones_in(body: bytes) -> set[str]:
     """The petitioners' phones in a petition body; nothing for a body that is not one."""
     try:
@@ -150,10 +149,14 @@ class RateLimit:
     def client_ip(self, scope: Scope) -> str:
         peer = str((scope.get("client") or ("unknown", 0))[0])
         forwarded = header(scope, b"x-forwarded-for")
-        if forwarded and peer in self.trusted_proxies:
-            first = forwarded.split(",")[0].strip()
-            if first:
-                return first
+        if not forwarded or peer not in self.trusted_proxies:
+            return peer
+        # Each trusted proxy appends the address it saw: walk back from the nearest,
+        # and the first one no trusted proxy vouches for is the client. (The first
+        # entry is whatever the client chose to write.)
+        for hop in reversed([h.strip() for h in forwarded.split(",")]):
+            if hop and hop not in self.trusted_proxies:
+                return hop
         return peer
 
     def admit(self, hits: Iterable[tuple[SlidingWindow, str]]) -> float:

@@ -29,6 +29,11 @@ ROLES = ("registrar", "handler", "supervisor", "admin", "leader")
 Role = Literal["registrar", "handler", "supervisor", "admin", "leader"]
 TOKEN_PREFIX = "xft_"
 APIKEY_PREFIX = "xfk_"
+# What an external system may read: the petitions it pushed itself, or also every other
+# petition of its jurisdiction (reports never, unless it is a discipline organ's own).
+READS = ("own", "jurisdiction")
+# The channels a system may push petitions through.
+SYSTEM_CHANNELS = ("hotline", "open311", "upper_level")
 
 
 class Credential(Base):
@@ -46,15 +51,45 @@ class Credential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class ExternalSystem(Base):
+    """Another government system (a 12345 platform, the provincial petition system…):
+    the jurisdiction it serves, what it may read and push. Its API keys act for it."""
+
+    __tablename__ = "external_system"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The division code of the county (or city, province) it serves.
+    jurisdiction: Mapped[str] = mapped_column(String(12))
+    reads: Mapped[str] = mapped_column(String(20), default="own")
+    # Comma-separated, from SYSTEM_CHANNELS.
+    channels: Mapped[str] = mapped_column(String(200), default="hotline")
+    # The unit whose own system it is (a discipline organ's case system reads the
+    # reports that organ handles); None for a system no unit owns.
+    unit_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a staff member of a unit in a role, or an external system."""
+    """Who is calling: a staff member of a unit in a role, or an external system with
+    its scope (jurisdiction, what it reads, the channels it pushes, its owning unit)."""
 
     credential_id: int
     kind: str
     unit_id: str | None = None
     role: str | None = None
     system: str | None = None
+    jurisdiction: str | None = None
+    reads: str = "own"
+    channels: tuple[str, ...] = ()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "token"
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "apikey"
 
     @property
     def label(self) -> str:
@@ -84,11 +119,64 @@ def create_token(session: Session, *, unit_id: str, role: str) -> tuple[int, str
     return row.id, token
 
 
-def create_api_key(session: Session, *, system: str) -> tuple[int, str]:
-    """A new API key for an external system; returns (id, key). The key is not stored."""
+def register_system(
+    session: Session,
+    *,
+    system: str,
+    jurisdiction: str,
+    reads: str = "own",
+    channels: tuple[str, ...] = ("hotline",),
+    unit_id: str | None = None,
+) -> ExternalSystem:
+    """Register an external system, or change the scope of one already registered."""
     system = system.strip()
     if not system:
         raise ValueError("系统名称不能为空")
+    if not (len(jurisdiction) == 12 and jurisdiction.isdigit()):
+        raise ValueError("辖区须为 12 位区划代码")
+    if reads not in READS:
+        raise ValueError(f"读取范围须为 {' 或 '.join(READS)}")
+    unknown = [c for c in channels if c not in SYSTEM_CHANNELS]
+    if unknown or not channels:
+        raise ValueError(f"渠道须为 {'、'.join(SYSTEM_CHANNELS)} 中的一个或多个")
+    row = session.get(ExternalSystem, system)
+    if row is None:
+        row = ExternalSystem(name=system, created_at=utcnow())
+        session.add(row)
+    row.jurisdiction = jurisdiction
+    row.reads = reads
+    row.channels = ",".join(dict.fromkeys(channels))
+    row.unit_id = unit_id
+    session.flush()
+    return row
+
+
+def create_api_key(
+    session: Session,
+    *,
+    system: str,
+    jurisdiction: str | None = None,
+    reads: str = "own",
+    channels: tuple[str, ...] = ("hotline",),
+    unit_id: str | None = None,
+) -> tuple[int, str]:
+    """A new API key for an external system; returns (id, key). The key is not stored.
+    With `jurisdiction` the system is registered (or its scope changed) first; without
+    it the system must be registered already."""
+    system = system.strip()
+    if not system:
+        raise ValueError("系统名称不能为空")
+    if jurisdiction is not None:
+        register_system(
+            session,
+            system=system,
+            jurisdiction=jurisdiction,
+            reads=reads,
+            channels=channels,
+            unit_id=unit_id,
+        )
+    elif session.get(ExternalSystem, system) is None:
+        raise ValueError(f"系统 {system} 尚未登记：请用 --jurisdiction 指明它服务的辖区")
     key = APIKEY_PREFIX + secrets.token_urlsafe(32)
     row = Credential(
         kind="apikey", secret_hash=_hash_secret(key), system=system, created_at=utcnow()
@@ -112,7 +200,25 @@ def authenticate(session: Session, secret: str, kind: str) -> Principal | None:
     row = session.scalar(select(Credential).where(Credential.secret_hash == _hash_secret(secret)))
     if row is None or row.revoked_at is not None or row.kind != kind:
         return None
-    return Principal(row.id, row.kind, row.unit_id, row.role, row.system)
+    if row.kind != "apikey":
+        return Principal(row.id, row.kind, row.unit_id, row.role)
+    system = session.get(ExternalSystem, row.system or "")
+    if system is None:
+        return None  # a key of a system no longer registered acts for nobody
+    return system_principal(system, row.id)
+
+
+def system_principal(system: ExternalSystem, credential_id: int = 0) -> Principal:
+    """An external system as the visibility policy sees it, with its scope."""
+    return Principal(
+        credential_id,
+        "apikey",
+        unit_id=system.unit_id,
+        system=system.name,
+        jurisdiction=system.jurisdiction,
+        reads=system.reads,
+        channels=tuple(c for c in system.channels.split(",") if c),
+    )
 
 
 # --- personal data -----------------------------------------------------------------
@@ -170,15 +276,12 @@ class _DerivedKey:
         return hmac.new(self.mac, value.encode(), hashlib.sha256).hexdigest()
 
 
-def accused_unit_of(accused: Mapping[str, Any] | None) -> str | None:
-    """The unit a report's `accused` (name, position, unit_id) names, if any."""
-    return (accused or {}).get("unit_id")
-
-
-def hidden_from(who: Principal, accused_unit: str | None) -> bool:
-    """A report never reaches the unit it accuses (arts. 30, 46): not its record, not
-    its deadlines, not its notices, whatever the role of the unit's staff."""
-    return who.kind == "token" and bool(accused_unit) and who.unit_id == accused_unit
+def accused_unit_in(data: Mapping[str, Any] | None) -> str | None:
+    """The unit a report accuses, from an event's payload or a stored record: as intake
+    placed it (`accused_unit`, shared.visibility.derive_accused), else as given."""
+    data = data or {}
+    placed = data.get("accused_unit") or (data.get("accused") or {}).get("unit_id")
+    return str(placed) if placed else None
 
 
 def mask_phone(phone: str | None) -> str | None:

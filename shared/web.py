@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -74,7 +75,17 @@ def require_staff(*roles: str, allow_system: bool = False) -> Callable[[Request]
             )
         return principal
 
+    # read by shared.openapi: the operation's security scheme and its 401/403 answers
+    dependency.xinfang_auth = AuthNeeds(tuple(roles), allow_system)  # type: ignore[attr-defined]
     return dependency
+
+
+@dataclass(frozen=True)
+class AuthNeeds:
+    """What a credential-checking dependency asks for, for the OpenAPI document."""
+
+    roles: tuple[str, ...]
+    allow_system: bool
 
 
 def health_router(

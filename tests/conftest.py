@@ -74,6 +74,8 @@ def start_day(request: pytest.FixtureRequest) -> Iterator[datetime]:
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XINFANG_SECRET_KEY", TEST_SECRET)
+    # the tests' webhook receivers listen on loopback, which only the allow-list opens
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1,localhost,::1")
 
 
 def _migrate(url: str) -> None:
@@ -210,12 +212,27 @@ def make_token(url: str, unit_id: str, role: str) -> str:
     return token
 
 
-def make_api_key(url: str, system: str) -> str:
+def make_api_key(
+    url: str,
+    system: str,
+    jurisdiction: str = "990101000000",
+    reads: str = "own",
+    channels: tuple[str, ...] = ("hotline",),
+    unit_id: str | None = None,
+) -> str:
+    """A key of `system`, registered (by default) for the demo county, reading its own."""
     from shared.db import make_engine, make_session_factory, transaction
     from shared.security import create_api_key
 
     engine = make_engine(url)
     with transaction(make_session_factory(engine)) as session:
-        _, key = create_api_key(session, system=system)
+        _, key = create_api_key(
+            session,
+            system=system,
+            jurisdiction=jurisdiction,
+            reads=reads,
+            channels=channels,
+            unit_id=unit_id,
+        )
     engine.dispose()
     return key

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from intake_api.models import Petition
 from intake_api.schemas import PetitionReceipt
 from intake_api.service import ChannelIntake, submit_petition
-from shared.errors import FieldError
+from shared.errors import FieldError, ProblemError, validation_problem
 from shared.petition import PetitionBody
+from shared.security import Principal
 from shared.timeutil import to_china
 
 PROBLEM_422: dict[int | str, dict[str, Any]] = {
@@ -42,6 +43,19 @@ def channel_problems(body: PetitionBody, allowed: tuple[str, ...]) -> list[Field
     if "channel" in body.model_fields_set and body.channel not in allowed:
         return [FieldError("channel", f"此接口只受理以下渠道：{'、'.join(allowed)}")]
     return []
+
+
+def check_system_push(who: Principal, channel: str, source_system: str) -> None:
+    """An external system pushes only through the channels it is registered for, and
+    only in its own name: its tickets are the ones it may read back."""
+    if not who.is_system:
+        return
+    if channel not in who.channels:
+        raise ProblemError(403, f"外部系统 {who.system} 未获准通过 {channel} 渠道推送信访事项")
+    if source_system != who.system:
+        raise validation_problem(
+            [FieldError("source_system", f"须为本 API Key 所属系统的名称：{who.system}")]
+        )
 
 
 def receipt(petition: Petition) -> PetitionReceipt:

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from intake_api.channels.common import PROBLEM_422, channel_problems, receipt, submit
+from intake_api.channels.common import (
+    PROBLEM_422,
+    channel_problems,
+    check_system_push,
+    receipt,
+    submit,
+)
 from intake_api.schemas import HotlineTicket, PetitionReceipt
 from intake_api.service import ChannelIntake, find_external
 from shared.petition import EXAMPLE_BODY
@@ -45,6 +51,7 @@ def create_ticket(
     who: Caller,
     body: Annotated[HotlineTicket, Body(openapi_examples={"12345 工单": {"value": EXAMPLE}})],
 ) -> PetitionReceipt:
+    check_system_push(who, "hotline", body.source_system)
     existing = find_external(session, body.source_system, body.external_ref)
     if existing is not None:
         response.status_code = 200
@@ -62,6 +69,7 @@ def create_ticket(
         channel="hotline",
         channel_data=data,
         registered_by=who.label,
+        registrar_unit=who.unit_id if who.is_staff else None,
         external=(body.source_system, body.external_ref),
         problems=channel_problems(body, ("hotline",)),
     )

@@ -58,6 +58,7 @@ def register_letter(
             "received_at": to_china(body.received_at).isoformat(),
         },
         registered_by=who.label,
+        registrar_unit=who.unit_id if who.is_staff else None,
         problems=letter_problems(body),
         require_phone=False,
     )

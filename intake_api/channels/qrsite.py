@@ -30,6 +30,7 @@ from shared.errors import FieldError, ProblemError, not_found, validation_proble
 from shared.petition import EXAMPLE_BODY, PetitionBody
 from shared.security import Principal
 from shared.timeutil import to_china, utcnow
+from shared.visibility import covers_unit
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["扫码信访"])
@@ -62,7 +63,8 @@ def _token(request: Request, site: QrSite) -> str:
 
 
 def _url(request: Request, token: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/api/v1/qr/{token}"
+    # from the configured public address: a Host header is the caller's to write
+    return f"{request.app.state.runtime.settings.server.base_url()}/api/v1/qr/{token}"
 
 
 def _read(site: QrSite) -> dict[str, Any]:
@@ -119,6 +121,10 @@ def create_site(
         problems.append(FieldError("division_code", f"区划代码 {body.division_code} 不在目录中"))
     if body.unit_id not in directory.units:
         problems.append(FieldError("unit_id", f"单位 {body.unit_id} 不在目录中"))
+    elif not covers_unit(who, body.unit_id, directory):
+        problems.append(
+            FieldError("unit_id", f"单位 {body.unit_id} 不在本单位辖区内，不能为其设扫码点位")
+        )
     if problems:
         raise validation_problem(problems)
     now = utcnow()
@@ -146,11 +152,10 @@ def create_site(
 @router.get(
     "/qr-sites/{site_id}", response_model=QrSiteRead, summary="查看扫码点位及其扫码、提交次数"
 )
-def get_site(session: SessionDep, _: Registrar, site_id: SiteId) -> dict[str, Any]:
-    site = session.get(QrSite, site_id)
-    if site is None:
-        raise not_found(f"扫码点位 {site_id} ")
-    return _read(site)
+def get_site(
+    request: Request, session: SessionDep, who: Registrar, site_id: SiteId
+) -> dict[str, Any]:
+    return _read(_own_site(request, session, who, site_id))
 
 
 @router.post(
@@ -158,10 +163,10 @@ def get_site(session: SessionDep, _: Registrar, site_id: SiteId) -> dict[str, An
     response_model=QrSiteRead,
     summary="停用扫码点位：已张贴的二维码立即失效",
 )
-def revoke_site(session: SessionDep, _: Registrar, site_id: SiteId) -> dict[str, Any]:
-    site = session.get(QrSite, site_id)
-    if site is None:
-        raise not_found(f"扫码点位 {site_id} ")
+def revoke_site(
+    request: Request, session: SessionDep, who: Registrar, site_id: SiteId
+) -> dict[str, Any]:
+    site = _own_site(request, session, who, site_id)
     if site.revoked_at is None:
         site.revoked_at = utcnow()
         site.token_version += 1
@@ -169,9 +174,20 @@ def revoke_site(session: SessionDep, _: Registrar, site_id: SiteId) -> dict[str,
     return _read(site)
 
 
-def _code(request: Request, session: Session, site_id: str) -> tuple[QrSite, segno.QRCode]:
+def _own_site(request: Request, session: Session, who: Principal, site_id: str) -> QrSite:
+    """A site of a unit in the caller's jurisdiction; any other does not exist for them."""
     site = session.get(QrSite, site_id)
-    if site is None or site.revoked_at is not None:
+    directory = request.app.state.directory.get(session)
+    if site is None or not covers_unit(who, site.unit_id, directory):
+        raise not_found(f"扫码点位 {site_id} ")
+    return site
+
+
+def _code(
+    request: Request, session: Session, who: Principal, site_id: str
+) -> tuple[QrSite, segno.QRCode]:
+    site = _own_site(request, session, who, site_id)
+    if site.revoked_at is not None:
         raise not_found(f"扫码点位 {site_id} ")
     return site, segno.make(_url(request, _token(request, site)), error="m")
 
@@ -182,8 +198,8 @@ def _code(request: Request, session: Session, site_id: str) -> tuple[QrSite, seg
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
-def qr_svg(request: Request, session: SessionDep, _: Registrar, site_id: SiteId) -> Response:
-    site, code = _code(request, session, site_id)
+def qr_svg(request: Request, session: SessionDep, who: Registrar, site_id: SiteId) -> Response:
+    site, code = _code(request, session, who, site_id)
     out = io.BytesIO()
     code.save(out, kind="svg", scale=8, border=4, title=f"扫码信访：{site.name}", encoding="utf-8")
     return Response(out.getvalue(), media_type="image/svg+xml")
@@ -195,8 +211,8 @@ def qr_svg(request: Request, session: SessionDep, _: Registrar, site_id: SiteId)
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def qr_png(request: Request, session: SessionDep, _: Registrar, site_id: SiteId) -> Response:
-    _, code = _code(request, session, site_id)
+def qr_png(request: Request, session: SessionDep, who: Registrar, site_id: SiteId) -> Response:
+    _, code = _code(request, session, who, site_id)
     out = io.BytesIO()
     code.save(out, kind="png", scale=8, border=4)
     return Response(out.getvalue(), media_type="image/png")

@@ -65,6 +65,7 @@ def register_visit(
             "representative_count": len(body.representatives),
         },
         registered_by=who.label,
+        registrar_unit=who.unit_id if who.is_staff else None,
         representatives=list(body.representatives),
         problems=visit_problems(body),
         require_phone=False,

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.casework.models import CaseDeadline, CaseView, TimelineEntry
-from services.casework.service import set_parties
 from shared.bus import Bus
 from shared.db import insert_if_missing
 from shared.events import (
@@ -124,10 +123,8 @@ def on_petition_routed(session: Session, event: Envelope) -> None:
         return  # an older decision arriving late: the newer one stands
     case.routing = routing
     case.lead_unit = routing.get("lead_unit")
-    lead = [routing["lead_unit"]] if routing.get("lead_unit") else []
-    set_parties(session, data["petition_id"], "lead", lead, replace=True)
-    assisting = list(routing.get("assisting_units") or [])
-    set_parties(session, data["petition_id"], "assisting", assisting, replace=True)
+    # who leads and assists is the routing engine's to record (shared.visibility), with
+    # its decision
     case.status = "declined" if routing["decision"] == "decline" else "routed"
     # Kept for the steps that depend on it: a unit may return a petition within
     # 5 working days of being designated, and not again after a return.

@@ -76,17 +76,3 @@ class PetitionerRequest(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("petition_id", "kind"),)
-
-
-class CaseParty(Base):
-    """A unit with a part in a case: lead, assisting, review, re-examination, or a leader
-    in charge (包案). Worklists find a unit's cases through it."""
-
-    __tablename__ = "case_party"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    petition_id: Mapped[str] = mapped_column(String(36), index=True)
-    unit_id: Mapped[str] = mapped_column(String(100), index=True)
-    part: Mapped[str] = mapped_column(String(20))
-
-    __table_args__ = (UniqueConstraint("petition_id", "unit_id", "part"),)

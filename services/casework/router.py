@@ -33,7 +33,9 @@ from services.casework.schemas import (
 )
 from services.casework.service import get_visible_case, list_petitions, read_petition, read_timeline
 from services.casework.tracking import evaluate, find_case, request_review, track_view
+from shared.errors import ProblemError, not_found
 from shared.security import Principal
+from shared.visibility import ticket_of
 from shared.web import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/v1", tags=["办理"])
@@ -51,6 +53,28 @@ def get_petition(
 ) -> PetitionRead:
     directory = request.app.state.directory.get(session)
     return read_petition(session, petition_id=petition_id, who=who, directory=directory)
+
+
+@router.get(
+    "/petitions/external/{source_system}/{external_ref}",
+    response_model=PetitionRead,
+    summary="外部系统按本系统工单号查询其推送的信访事项（来源系统 + 工单号）",
+)
+def get_by_ticket(
+    request: Request,
+    session: SessionDep,
+    who: Reader,
+    source_system: Annotated[str, Path(max_length=100, description="来源系统")],
+    external_ref: Annotated[str, Path(max_length=100, description="该系统的工单号")],
+) -> PetitionRead:
+    directory = request.app.state.directory.get(session)
+    petition_id = ticket_of(session, source_system, external_ref)
+    if petition_id is None:
+        raise not_found(f"{source_system} 的工单 {external_ref} ")
+    try:
+        return read_petition(session, petition_id=petition_id, who=who, directory=directory)
+    except ProblemError as hidden:
+        raise not_found(f"{source_system} 的工单 {external_ref} ") from hidden
 
 
 @router.get(

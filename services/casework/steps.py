@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.casework.lifecycle import STEPS, IllegalStep, next_status
 from services.casework.models import CaseDeadline, CaseView, TimelineEntry
-from services.casework.service import accused_unit, set_parties
+from services.casework.service import accused_unit
 from shared.calendar import WorkCalendar, period_end
 from shared.directory import Directory, UnitRow
 from shared.errors import FieldError, ProblemError
@@ -42,6 +42,7 @@ from shared.events import (
 from shared.petition import OUTCOME_NAMES
 from shared.security import Principal
 from shared.timeutil import CHINA, iso_china, to_china, utcnow
+from shared.visibility import barred_from, covers_unit, set_parts
 
 SERVICE = "casework"
 RETURN_WINDOW_WORKING_DAYS = 5  # art. 23
@@ -450,7 +451,7 @@ def petitioner_step(
             raise ProblemError(409, f"{_unit_name(directory, below)}没有上一级机关，无法受理该请求")
         key = "review_unit" if step == "request_review" else "re_examination_unit"
         _set_record(case, **{key: above.id})
-        set_parties(session, case.petition_id, key.removesuffix("_unit"), [above.id], replace=True)
+        set_parts(session, case.petition_id, key.removesuffix("_unit"), [above.id], replace=True)
         extra = {key: above.id, "kind": "review" if step == "request_review" else "re_examination"}
     return record_step(
         session,
@@ -497,13 +498,21 @@ def assign_leader(
         raise ProblemError(
             422, "包案单位不存在", errors=[FieldError("unit_id", f"单位 {unit_id} 不存在")]
         )
-    if unit_id == accused_unit(case):
-        raise ProblemError(409, "被举报单位的领导不能包案该举报事项（第三十条、第四十六条）")
+    # a leader of the caller's own unit or one below it (a bureau: of its places)
+    if not covers_unit(who, unit.id, directory):
+        raise ProblemError(
+            403,
+            f"只能安排本单位、下级单位（信访局：本辖区单位）的领导包案，{unit.name}不在其中",
+        )
+    if unit_id in barred_from(session, case.petition_id):
+        raise ProblemError(
+            409, "被举报单位及其周边单位的领导不能包案该举报事项（第三十条、第四十六条）"
+        )
     leaders = list((case.record or {}).get("leaders") or [])
     if unit_id in leaders:
         return
     _set_record(case, leaders=[*leaders, unit_id])
-    set_parties(session, case.petition_id, "leader", [unit_id], replace=False)
+    set_parts(session, case.petition_id, "leader", [unit_id], replace=False)
     record_step(
         session,
         case=case,

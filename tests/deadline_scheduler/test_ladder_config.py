@@ -34,7 +34,7 @@ SLOWER = [
 
 def put(api: Api, body: dict[str, Any]) -> Any:
     return api.client.put(
-        "/api/v1/time-limits", json=body, headers=api.auth("qinghe.party_gov", "admin")
+        "/api/v1/time-limits", json=body, headers=api.auth("qinghe.petition_bureau", "admin")
     )
 
 

@@ -241,3 +241,47 @@ def test_dockerfile_installs_every_package_and_runs_unprivileged() -> None:
     }
     needed = packages | {"pyproject.toml", "README.md", "alembic", "alembic.ini"}
     assert needed <= copied, f"Dockerfile does not COPY {sorted(needed - copied)}"
+
+
+def _nginx_upstream(method: str, path: str) -> str:
+    """The upstream nginx's map sends `method path` to: an exact key first, then the
+    regexes in order, else the default (as nginx's `map` evaluates)."""
+    conf = _strip_comments(NGINX_CONF.read_text(encoding="utf-8"))
+    body = _block(conf, r"\bmap\s+\"\$request_method \$uri\"\s+\$xinfang_upstream")
+    entries = re.findall(r"^\s*(\"[^\"]*\"|\S+)\s+(\w+)\s*;", body, re.MULTILINE)
+    key = f"{method} {path}"
+    default = "casework"
+    regexes = []
+    for raw, upstream in entries:
+        pattern = raw.strip('"')
+        if pattern == "default":
+            default = upstream
+        elif pattern.startswith("~"):
+            regexes.append((re.compile(pattern[1:]), upstream))
+        elif pattern == key:
+            return upstream
+    return next((u for rx, u in regexes if rx.search(key)), default)
+
+
+def test_nginx_sends_every_route_to_the_service_that_serves_it() -> None:
+    from services.app import SERVICES, build_app
+    from shared.config import DatabaseSettings, SecuritySettings, Settings
+
+    settings = Settings(
+        db=DatabaseSettings(database_url="sqlite://"),
+        security=SecuritySettings(xinfang_secret_key="routes-only"),
+    )
+    wrong = []
+    for service in SERVICES:
+        app = build_app(settings, [service])
+        for route in app.routes:
+            path = getattr(route, "path", "")
+            if not path.startswith("/api/"):
+                continue
+            sample = re.sub(r"\{[^}]+\}", "x1", path)
+            for method in sorted(getattr(route, "methods", None) or ()):
+                if method == "HEAD":
+                    continue
+                if (got := _nginx_upstream(method, sample)) != service:
+                    wrong.append(f"{method} {path}: served by {service}, nginx sends to {got}")
+    assert not wrong, "\n".join(wrong)

@@ -5,6 +5,7 @@ printed code holds, and tokens no shorter path can mistake for a route."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +70,12 @@ def test_a_petition_from_the_hongxing_site_is_placed_routed_and_counted(api: Api
         created
     )
     assert created["expires_at"] is None
-    assert created["url"] == f"http://testserver/api/v1/qr/{created['token']}"
+    # the server's own address (PUBLIC_BASE_URL unset), whatever Host the caller sent
+    assert created["url"] == f"http://127.0.0.1:8000/api/v1/qr/{created['token']}"
+    shown = api.client.get(
+        f"/api/v1/qr-sites/{created['id']}", headers={**api.registrar, "Host": "evil.example"}
+    ).json()
+    assert "evil.example" not in json.dumps(shown)
 
     landing = api.client.get(f"/api/v1/qr/{created['token']}").json()
     assert landing["unit_name"] != "qinghe.qingshi.hongxing"  # the directory's name
@@ -241,7 +247,8 @@ def test_the_printed_code_opens_the_absolute_scan_url(api: Api) -> None:
     png = api.client.get(f"/api/v1/qr-sites/{created['id']}/qr.png", headers=api.registrar)
     assert png.headers["content-type"] == "image/png"
     drawn = png_modules(png.content)
-    url = f"http://testserver/api/v1/qr/{created['token']}"
+    url = f"http://127.0.0.1:8000/api/v1/qr/{created['token']}"
+    assert url == created["url"]
     candidates = [
         [[bool(m) for m in row] for row in segno.make(url, error=e, boost_error=b).matrix]
         for e in "lmqh"
@@ -249,7 +256,7 @@ def test_the_printed_code_opens_the_absolute_scan_url(api: Api) -> None:
     ]
     assert drawn in candidates
     # What it opens works.
-    assert api.client.get(url).status_code == 200
+    assert api.client.get(url.removeprefix("http://127.0.0.1:8000")).status_code == 200
 
 
 def test_the_svg_is_titled_with_the_site_name(api: Api) -> None:

@@ -295,16 +295,16 @@ def test_the_accused_unit_cannot_read_the_report_through_other_endpoints(api: Ap
             "accused": {"name": "赵六", "position": "接访科科长", "unit_id": accused_unit},
         },
     )
-    # another government system subscribes to new petitions: its copies are the
-    # report's, too (nothing listens on port 9: they stay pending or fail)
+    # the discipline organ's case system subscribes to new petitions: the report's
+    # copies go to it (nothing listens on port 9: they stay pending or fail)
     hook = api.client.post(
         "/api/v1/webhook-subscriptions",
         json={
-            "system": "hotline-12345",
+            "unit_id": "qinghe.discipline",
             "url": "http://127.0.0.1:9/events",
             "event_types": ["cn.xinfang.petition.received", "cn.xinfang.petition.routed"],
         },
-        headers=api.auth("qinghe.party_gov", "admin"),
+        headers=api.auth("qinghe.petition_bureau", "admin"),
     )
     assert hook.status_code == 201, hook.text
     pid = submit(api, body)["id"]

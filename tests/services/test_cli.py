@@ -35,7 +35,11 @@ def test_migrate_load_and_credentials(tmp_path: Path) -> None:
     )
     assert run(url, "token", "create", "--unit", "qinghe.hrss", "--role", "emperor").returncode == 2
 
-    key = run(url, "apikey", "create", "--system", "12345热线平台")
+    unregistered = run(url, "apikey", "create", "--system", "12345热线平台")
+    assert unregistered.returncode == 2 and "--jurisdiction" in unregistered.stderr
+    key = run(
+        url, "apikey", "create", "--system", "12345热线平台", "--jurisdiction", "990101000000"
+    )
     assert key.stdout.strip().startswith("xfk_")
 
     # only hashes are stored

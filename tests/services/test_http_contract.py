@@ -35,6 +35,10 @@ def count_petitions(api: Api) -> int:
         ({"title": ""}, "title", "内容"),
         ({"content": "字" * 10_001}, "content", "过长"),
         ({"people_count": 0}, "people_count", "不能小于"),
+        # strict types: a boolean is not a count, a string is not a flag
+        ({"people_count": True}, "people_count", "整数"),
+        ({"people_count": "5"}, "people_count", "整数"),
+        ({"anonymous": "false"}, "anonymous", "true 或 false"),
         ({"type": "gossip"}, "type", "可选"),
         ({"petitioners": []}, "petitioners", "信访人"),
         ({"anonymous": True, "petitioners": [], "type": "complaint"}, "anonymous", "检举控告"),
@@ -189,3 +193,52 @@ def test_every_endpoint_has_a_chinese_summary_and_body_example(api: Api) -> None
             if body is not None and not (body.get("examples") or body.get("example")):
                 missing.append(f"{where}: example")
     assert not missing, missing
+
+
+def test_the_fuzzers_findings_stay_fixed(api: Api) -> None:
+    admin = api.auth("qinghe.petition_bureau", "admin")
+    site = {
+        "name": "红星村工地",
+        "kind": "construction_site",
+        "division_code": "990101100201",
+        "unit_id": "qinghe.qingshi.gov",
+        "expires_in_days": False,
+    }
+    r = api.client.post("/api/v1/qr-sites", json=site, headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "expires_in_days"
+    # a path served only for POST answers 405 to a GET, not a 422 for a bad id
+    r = api.client.get("/api/v1/routing/rulesets/rollback", headers=admin)
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    # a body that cannot even be decoded is told off in Chinese
+    r = api.client.post(
+        "/api/v1/petitions",
+        content=b'{"title": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert re.search(r"[\u4e00-\u9fff]", r.json()["detail"]), r.text
+
+
+def test_the_openapi_document_says_how_to_authenticate_and_every_problem(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["StaffToken"] == {**schemes["StaffToken"], "type": "http", "scheme": "bearer"}
+    assert schemes["ApiKey"]["in"] == "header" and schemes["ApiKey"]["name"] == "X-Api-Key"
+    record = doc["paths"]["/api/v1/petitions/{petition_id}"]["get"]
+    assert record["security"] == [{"StaffToken": []}, {"ApiKey": []}]
+    for status in ("401", "403", "404", "422"):
+        assert PROBLEM in record["responses"][status]["content"], status
+    steps = doc["paths"]["/api/v1/petitions/{petition_id}/accept"]["post"]
+    assert steps["security"] == [{"StaffToken": []}]
+    assert {"401", "403", "404", "409", "422"} <= set(steps["responses"])
+    submit = doc["paths"]["/api/v1/petitions"]["post"]
+    assert "security" not in submit and {"409", "422", "429"} <= set(submit["responses"])
+    assert "429" in doc["paths"]["/api/v1/track/{query_code}"]["get"]["responses"]
+    # every problem documented is a problem document
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            for status, answer in op.get("responses", {}).items():
+                if status.startswith(("4", "5")):
+                    assert PROBLEM in answer.get("content", {}), (method, path, status)

@@ -38,7 +38,7 @@ def test_a_rotated_key_keeps_every_petition_readable_and_trackable(db_url: str) 
     # The new key with the old one kept: everything still works.
     with TestClient(app_with(db_url, NEW, previous=OLD)) as client:
         assert client.get(track, params={"phone": "13800138000"}).status_code == 200
-        r = client.get(personal, params={"reason": "核实"}, headers=staff)
+        r = client.get(personal, params={"reason": "核实信访人身份"}, headers=staff)
         assert r.json()["people"][0]["phone"] == "13800138000"
         # a new petition by the same person is still recognised as a repeat
         again = client.post("/api/v1/petitions", json=petition()).json()
@@ -59,6 +59,6 @@ def test_a_rotated_key_keeps_every_petition_readable_and_trackable(db_url: str) 
     # The old key gone: data re-encrypted, casework told the new phone hashes.
     with TestClient(app_with(db_url, NEW)) as client:
         wait_for(lambda: client.get(track, params={"phone": "13800138000"}).status_code == 200)
-        r = client.get(personal, params={"reason": "核实"}, headers=staff)
+        r = client.get(personal, params={"reason": "核实信访人身份"}, headers=staff)
         assert r.status_code == 200
         assert r.json()["people"][0]["id_number"] == "11010519491231002X"

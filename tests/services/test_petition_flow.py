@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import petition, wait_for
+from tests.conftest import make_api_key
+from tests.helpers import petition, petition_by, wait_for
 from tests.services.conftest import Api
 
 
@@ -164,14 +165,26 @@ def test_worklists_show_a_unit_its_own_cases(api: Api) -> None:
 def test_an_external_system_reads_results_with_an_api_key(
     api: Api, api_key: dict[str, str]
 ) -> None:
-    pid = api.client.post("/api/v1/petitions", json=petition()).json()["id"]
-    routed(api, pid)
-    r = api.client.get(f"/api/v1/petitions/{pid}", headers=api_key)
+    ticket = {
+        **petition(channel="hotline"),
+        "source_system": "12345热线平台",
+        "external_ref": "GD-READ-1",
+    }
+    own = api.client.post("/api/v1/hotline/tickets", json=ticket, headers=api_key).json()["id"]
+    web = api.client.post("/api/v1/petitions", json=petition_by(5)).json()["id"]
+    routed(api, own)
+    routed(api, web)
+    r = api.client.get(f"/api/v1/petitions/{own}", headers=api_key)
     assert r.status_code == 200
     assert r.json()["routing"]["lead_unit"] == "qinghe.hrss"
+    # its own tickets, not the county's other petitions, unless it is granted them
+    assert api.client.get(f"/api/v1/petitions/{web}", headers=api_key).status_code == 404
+    assert [p["id"] for p in api.client.get("/api/v1/petitions", headers=api_key).json()] == [own]
+    wider = {"X-Api-Key": make_api_key(api.url, "网格化管理平台", reads="jurisdiction")}
+    assert api.client.get(f"/api/v1/petitions/{web}", headers=wider).status_code == 200
     # but an API key is not a staff credential
     assert (
-        api.client.get("/api/v1/notices", params={"petition_id": pid}, headers=api_key).status_code
+        api.client.get("/api/v1/notices", params={"petition_id": own}, headers=api_key).status_code
         == 403
     )
 

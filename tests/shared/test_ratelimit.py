@@ -193,3 +193,66 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
         other = {"X-Forwarded-For": "198.51.100.1"}
         assert client.get("/api/v1/track/X", headers=other).status_code == 200
     assert trusted.client_ip({"client": ("testclient", 1), "headers": []}) == "testclient"
+
+
+def test_a_rotated_forwarded_header_is_one_client_under_the_real_server(sqlite_url: str) -> None:
+    """Served as `xinfang serve` serves (uvicorn, over a socket from 127.0.0.1): a
+    caller that writes a new X-Forwarded-For on every guess is still one address."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from services.app import build_app, server_config
+    from tests.conftest import load_demo
+    from tests.services.conftest import settings_for
+
+    load_demo(sqlite_url)
+    app = build_app(settings_for(sqlite_url, rate_ip_per_minute=3))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=10)
+        codes = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for i in range(6):
+                r = client.get(
+                    "/api/v1/track/AAAA-BBBB-CCCC",
+                    params={"phone": "13800138000"},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                )
+                codes.append(r.status_code)
+        assert codes == [404, 404, 404, 429, 429, 429]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_trusted_proxy_names_the_client_the_client_cannot_forge_it() -> None:
+    limiter = RateLimit(
+        None,  # type: ignore[arg-type]
+        per_ip=Window(1, 60),
+        per_phone=Window(1, 60),
+        trusted_proxies=frozenset({"10.0.0.2"}),
+    )
+
+    def seen(forwarded: str) -> str:
+        scope = {"client": ("10.0.0.2", 1), "headers": [(b"x-forwarded-for", forwarded.encode())]}
+        return limiter.client_ip(scope)
+
+    # the proxy appends the peer it saw; whatever the client wrote before it is ignored
+    assert seen("203.0.113.9") == "203.0.113.9"
+    assert seen("1.2.3.4, 203.0.113.9") == "203.0.113.9"
+    assert seen("6.6.6.6, 203.0.113.9") == "203.0.113.9"
+    # the rate limit's and intake's phone are one: full-width digits are the same phone
+    from shared.ratelimit import phones_in
+
+    assert phones_in('{"petitioners":[{"phone":"１３８００１３８０００"}]}'.encode()) == {
+        "13800138000"
+    }
+    assert phones_in(b'{"petitioners":[{"phone":"+86 138-0013-8000"}]}') == {"13800138000"}
