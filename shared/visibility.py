@@ -14,8 +14,8 @@ and gets the same answer.
   leaders and admins, is in charge of: 包案). A petition bureau also sees every
   petition of the places it serves (its division and those within it).
 - A report (检举控告) is seen only by the units handling it (the discipline
-  organ; the review bodies), the petition bureau that registered it, and the
-  units above those — never by the accused unit, any unit below it, or the
+  organ; the review bodies), the petition bureau that registered it, a leader
+  they put in charge of it, and the units above those — never by the accused unit, any unit below it, or the
   units at the same place (arts. 30, 46): those are barred, whatever else holds.
 - An external system sees the petitions it pushed; with `reads=jurisdiction`
   also the others of its jurisdiction; a report only if it is the own system of
@@ -357,14 +357,16 @@ def _not_barred(unit_id: str | None) -> Any:
 
 def _staff_clause(unit: UnitRow, role: str | None, directory: Directory) -> Any:
     mine = directory.below(unit.id)
-    parts = INVOLVED_PARTS + (("leader",) if role in LEADER_ROLES else ())
-    ordinary = _part_in(mine, parts)
+    leads = ("leader",) if role in LEADER_ROLES else ()
+    ordinary = _part_in(mine, INVOLVED_PARTS + leads)
     if unit.function == "petition_bureau":
         ordinary = or_(
             ordinary,
             PetitionScope.division_code.in_(sorted(directory.divisions_under(unit.division_code))),
         )
-    report = _part_in(mine, (*HANDLING_PARTS, "registered"))
+    # a leader put in charge of a report by those who see it sees it too: the grant is
+    # theirs, on record, and never to a barred unit (casework refuses that)
+    report = _part_in(mine, (*HANDLING_PARTS, "registered", *leads))
     return and_(
         _not_barred(unit.id),
         or_(

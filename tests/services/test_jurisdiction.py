@@ -227,3 +227,35 @@ def test_a_scan_site_is_made_and_read_only_inside_the_callers_jurisdiction(api: 
     for path in (f"/api/v1/qr-sites/{sid}", f"/api/v1/qr-sites/{sid}/qr.png"):
         assert api.client.get(path, headers=village).status_code == 404
     assert api.client.post(f"/api/v1/qr-sites/{sid}/revoke", headers=village).status_code == 404
+
+
+def test_a_leader_put_in_charge_of_a_report_sees_it_but_none_around_the_accused(
+    api: Api,
+) -> None:
+    report = petition_by(
+        42,
+        type="report",
+        category="discipline.official",
+        title="检举村干部优亲厚友",
+        content="红星村村委会主任在低保评定中优亲厚友。",
+        accused={"name": "李四", "position": "村委会主任"},
+    )
+    pid = api.client.post("/api/v1/petitions", json=report).json()["id"]
+    routed(api, pid)
+    # the county's government is above the bureau that registered it: it sees it
+    assert (
+        api.client.get(f"/api/v1/petitions/{pid}", headers=api.auth("qinghe.party_gov", "leader"))
+    ).status_code == 200
+    legal = api.auth("qinghe.political_legal", "leader")
+    assert api.client.get(f"/api/v1/petitions/{pid}", headers=legal).status_code == 404
+    bureau = api.auth("qinghe.petition_bureau", "supervisor")
+    leaders = f"/api/v1/petitions/{pid}/leaders"
+    for around in ("qinghe.qingshi.hongxing", "qinghe.qingshi.gov"):
+        r = api.client.post(leaders, json={"unit_id": around}, headers=bureau)
+        assert r.status_code == 409, (around, r.text)
+    r = api.client.post(leaders, json={"unit_id": "qinghe.political_legal"}, headers=bureau)
+    assert r.status_code == 200, r.text
+    assert api.client.get(f"/api/v1/petitions/{pid}", headers=legal).status_code == 200
+    # the grant is to the unit's leaders, not to every role of it
+    handler = api.auth("qinghe.political_legal", "handler")
+    assert api.client.get(f"/api/v1/petitions/{pid}", headers=handler).status_code == 404
