@@ -285,3 +285,12 @@ def test_nginx_sends_every_route_to_the_service_that_serves_it() -> None:
                 if (got := _nginx_upstream(method, sample)) != service:
                     wrong.append(f"{method} {path}: served by {service}, nginx sends to {got}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_services_believe_forwarded_addresses_only_from_the_proxy() -> None:
+    services = _config()["services"]
+    proxy_ip = services["proxy"]["networks"]["default"]["ipv4_address"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["TRUSTED_PROXIES"] == proxy_ip, name
+        assert env["PUBLIC_BASE_URL"].startswith("http"), name
