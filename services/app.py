@@ -42,7 +42,7 @@ from shared.errors import install_problem_handlers
 from shared.idempotency import Idempotency
 from shared.limits import BodySizeLimit
 from shared.nul_guard import RejectNul
-from shared.openapi import install_openapi
+from shared.openapi import install_docs, install_openapi
 from shared.ratelimit import RateLimit, Window, rule_for
 from shared.security import DataProtector
 from shared.storage import LocalStorage
@@ -152,9 +152,17 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
         if len(services) == len(SERVICES)
         else f"xinfang 信访 · {'、'.join(services)}"
     )
-    app = FastAPI(title=title, version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_problem_handlers(app)
     install_openapi(app, lambda method, path: rule_for(method, path) is not None)
+    install_docs(app)
     # Added last runs first: the size limit sees every byte before anyone buffers it.
     app.add_middleware(RejectNul)
     app.add_middleware(Idempotency, factory=factory)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from shared.errors import PROBLEM_JSON, title_for
 from shared.web import AuthNeeds
 
+DOCS_STATIC = "/docs-static"
 STAFF_SCHEME = "StaffToken"
 SYSTEM_SCHEME = "ApiKey"
 SECURITY_SCHEMES = {
@@ -154,6 +160,34 @@ def install_openapi(app: FastAPI, is_public: Callable[[str, str], bool]) -> None
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` from files shipped in a package, not a CDN: a
+    government intranet reaches no CDN, and its pages must still open."""
+    static = Path(fastapi_offline.__file__).with_name("static")
+    app.mount(DOCS_STATIC, StaticFiles(directory=static), name="docs-static")
+    title = f"{app.title} · 接口文档"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=title,
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=title,
+            redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def _api_routes(routes: Iterable[Any]) -> list[APIRoute]:

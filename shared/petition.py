@@ -42,7 +42,16 @@ def fold_text(value: Any) -> Any:
     return value
 
 
+def trim_text(value: Any) -> Any:
+    """Trim what a petitioner wrote, and nothing more (full-width spaces included)."""
+    return value.strip() if isinstance(value, str) else value
+
+
+# Codes, numbers and ids: folded, so that １３８… and 138… are one phone.
 Text = Annotated[str, BeforeValidator(fold_text)]
+# What the citizen wrote (title, content, names, addresses): kept exactly as written,
+# full-width punctuation and letters included; matching folds its own copy.
+Written = Annotated[str, BeforeValidator(trim_text)]
 
 
 def id_number_problem(number: str) -> str | None:
@@ -77,10 +86,10 @@ class _Body(BaseModel):
 
 
 class PetitionerIn(_Body):
-    name: Text = Field(min_length=1, max_length=50, examples=["张三"])
+    name: Written = Field(min_length=1, max_length=50, examples=["张三"])
     id_number: Text | None = Field(default=None, examples=["11010519491231002X"])
     phone: Text | None = Field(default=None, examples=["13800138000"])
-    address: Text | None = Field(default=None, max_length=200)
+    address: Written | None = Field(default=None, max_length=200)
 
     @field_validator("id_number")
     @classmethod
@@ -105,8 +114,8 @@ class PetitionerIn(_Body):
 
 
 class AccusedIn(_Body):
-    name: Text | None = Field(default=None, max_length=50)
-    position: Text | None = Field(default=None, max_length=100)
+    name: Written | None = Field(default=None, max_length=50)
+    position: Written | None = Field(default=None, max_length=100)
     unit_id: Text | None = Field(default=None, max_length=100)
 
 
@@ -117,7 +126,7 @@ class PriorIn(_Body):
 
 
 class AttachmentIn(_Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Written = Field(min_length=1, max_length=200)
     content_type: Text = Field(min_length=1, max_length=100)
     data_base64: str = Field(min_length=1)
 
@@ -140,12 +149,12 @@ class PetitionBody(_Body):
     channel: Literal["web", "miniprogram", "qr", "hotline", "mail", "visit"] = "web"
     petitioners: list[PetitionerIn] = Field(default_factory=list, max_length=50)
     anonymous: bool = Field(default=False, strict=True)
-    title: Text = Field(min_length=1, max_length=100, examples=["工地拖欠农民工工资"])
-    content: Text = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    title: Written = Field(min_length=1, max_length=100, examples=["工地拖欠农民工工资"])
+    content: Written = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
     type: PetitionType | None = None
     category: Text | None = Field(default=None, max_length=100, examples=["labor.wage_arrears"])
     division_code: Text | None = Field(default=None, examples=["990101100201"])
-    address: Text | None = Field(default=None, max_length=200)
+    address: Written | None = Field(default=None, max_length=200)
     addressed_to: Text | None = Field(default=None, max_length=100)
     people_count: int = Field(default=1, ge=1, le=100_000, strict=True)
     accused: AccusedIn | None = None

@@ -25,6 +25,7 @@ and gets the same answer.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,7 +195,7 @@ def derive_accused(
     given = accused.get("unit_id")
     if given and given in directory.units:
         return str(given)
-    text = str(accused.get("position") or "")
+    text = unicodedata.normalize("NFKC", str(accused.get("position") or ""))
     if not text.strip():
         return None
     words = words or default_position_words()

@@ -242,3 +242,29 @@ def test_the_openapi_document_says_how_to_authenticate_and_every_problem(api: Ap
             for status, answer in op.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     assert PROBLEM in answer.get("content", {}), (method, path, status)
+
+
+def test_the_api_pages_open_without_any_cdn(api: Api) -> None:
+    """A government intranet reaches no CDN: Swagger UI and ReDoc come from the app."""
+    for page in ("/docs", "/redoc"):
+        r = api.client.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        linked = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert linked, page
+        for url in linked:
+            assert url.startswith("/"), (page, url)  # nothing from another host
+            assert api.client.get(url).status_code == 200, url
+        assert "fonts.googleapis" not in r.text
+    js = api.client.get("/docs-static/swagger-ui-bundle.js")
+    assert "javascript" in js.headers["content-type"] and len(js.content) > 100_000
+
+
+def test_json_answers_are_plain_utf8(api: Api) -> None:
+    """Chinese is sent as UTF-8, never as \\\\uXXXX escapes."""
+    for r in (
+        api.client.get("/api/v1/petitions/nope", headers=api.registrar),
+        api.client.post("/api/v1/petitions", json={}),
+        api.client.get("/openapi.json"),
+    ):
+        assert b"\\u" not in r.content.replace(b"\\\\u", b""), r.content[:200]
+        assert re.search(r"[\u4e00-\u9fff]", r.content.decode("utf-8")), r.content[:200]

@@ -90,3 +90,23 @@ def test_the_same_matter_from_the_same_person_is_linked_and_flagged(api: Api) ->
     stranger = petition(petitioners=[{"name": "李四", "phone": "13911112222"}])
     rec = routed(api, api.client.post("/api/v1/petitions", json=stranger).json()["id"])
     assert "repeat" not in rec["routing"]["flags"]
+
+
+def test_the_petitioners_own_words_are_stored_and_shown_as_written(api: Api) -> None:
+    """Folding is for codes, numbers and matching, not for what the citizen wrote."""
+    body = petition(
+        title="工地拖欠工资！！（第二次反映）",
+        content="老板说：“下个月一定给”，可到现在１２月了还没给，共计８０００元……",
+        petitioners=[
+            {"name": "张三", "phone": "１３８００１３８０００", "address": "红星村三组（东头）"}
+        ],
+    )
+    r = api.client.post("/api/v1/petitions", json=body)
+    assert r.status_code == 201, r.text
+    record = routed(api, r.json()["id"])
+    assert record["title"] == body["title"]
+    assert record["content"] == body["content"]
+    # the phone, a number, is folded: the petitioner tracks with either form
+    code = r.json()["query_code"]
+    for phone in ("13800138000", "１３８００１３８０００"):
+        assert api.client.get(f"/api/v1/track/{code}", params={"phone": phone}).status_code == 200

@@ -126,13 +126,17 @@ def test_an_id_number_of_the_wrong_shape_is_refused(bad):
 # --- folding, trimming, limits ------------------------------------------------------------
 
 
-def test_text_is_trimmed_and_full_width_letters_are_folded():
+def test_what_the_petitioner_wrote_is_kept_as_written_but_trimmed():
     parsed = PetitionBody.model_validate(
-        body(title="  ＡＢＣ小区物业乱收费  ", content="\n内容１２３\t", address="　红星村三组　")
+        body(
+            title="  ＡＢＣ小区物业乱收费！  ",
+            content="\n内容１２３，“原话”……\t",
+            address="　红星村三组（东头）　",
+        )
     )
-    assert parsed.title == "ABC小区物业乱收费"
-    assert parsed.content == "内容123"
-    assert parsed.address == "红星村三组"
+    assert parsed.title == "ＡＢＣ小区物业乱收费！"
+    assert parsed.content == "内容１２３，“原话”……"
+    assert parsed.address == "红星村三组（东头）"
 
 
 def test_a_name_of_only_spaces_is_refused():
