@@ -36,7 +36,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared routing_engine/facts.py routing_engine/rules deadline_scheduler/clock.py deadline_scheduler/ladder.py deadline_scheduler/recipients.py deadline_scheduler/policies.py services/casework/lifecycle.py notify_gateway/templates.py notify_gateway/channels
+	$(BIN)/mypy shared routing_engine/facts.py routing_engine/rules deadline_scheduler/clock.py deadline_scheduler/ladder.py deadline_scheduler/recipients.py deadline_scheduler/policies.py services/casework/lifecycle.py services/reporting notify_gateway/templates.py notify_gateway/channels
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ from intake_api.models import Petition, PetitionPerson
 from shared.audit import PersonalDataRead, reason_problem, record_read
 from shared.errors import FieldError, ProblemError, not_found, validation_problem
 from shared.security import Principal
-from shared.timeutil import to_china
+from shared.timeutil import as_china, to_china
 from shared.visibility import (
     PERSONAL_DATA_ROLES,
     may_read_personal_data,
@@ -181,10 +181,11 @@ def list_audit(
         query = query.where(PersonalDataRead.reader == reader)
     if credential_id is not None:
         query = query.where(PersonalDataRead.credential_id == credential_id)
+    # a day or a time without an offset is Beijing's
     if since is not None:
-        query = query.where(PersonalDataRead.at >= since)
+        query = query.where(PersonalDataRead.at >= as_china(since))
     if until is not None:
-        query = query.where(PersonalDataRead.at < until)
+        query = query.where(PersonalDataRead.at < as_china(until))
     return [
         AuditEntry(
             id=r.id,

@@ -32,6 +32,9 @@ from routing_engine.router import router as routing_router
 from routing_engine.service import load_ruleset
 from services.casework import handlers as casework_handlers
 from services.casework.router import router as casework_router
+from services.reporting import handlers as reporting_handlers
+from services.reporting.config import ReportingSettings
+from services.reporting.router import router as reporting_router
 from shared.bus import Bus, make_transport
 from shared.calendar import CalendarCache, unknown_years
 from shared.config import Settings
@@ -51,7 +54,7 @@ from shared.web import health_router
 
 log = logging.getLogger("xinfang")
 
-SERVICES = ("intake", "routing", "scheduler", "notify", "casework")
+SERVICES = ("intake", "routing", "scheduler", "notify", "casework", "reporting")
 
 DESCRIPTION = """
 信访事项受理、分办、期限督办与通知的后端服务。
@@ -223,4 +226,8 @@ def build_app(settings: Settings, services: Sequence[str] = SERVICES) -> FastAPI
     if "casework" in services:
         casework_handlers.register(bus)
         app.include_router(casework_router)
+    if "reporting" in services:
+        app.state.reporting_settings = ReportingSettings()
+        reporting_handlers.register(bus, directories=directory)
+        app.include_router(reporting_router)
     return app

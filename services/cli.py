@@ -334,6 +334,15 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reporting_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from services.reporting.service import rebuild
+    from shared.directory import DirectoryCache
+
+    applied = rebuild(_factory(settings), DirectoryCache())
+    print(f"rebuilt the reporting read model from the stored events ({applied} applied)")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -421,6 +430,12 @@ def parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke")
     kr.add_argument("id", type=int)
     kr.set_defaults(func=cmd_revoke, kind="apikey")
+    rep = sub.add_parser("reporting", help="the statistics' read model")
+    repsub = rep.add_subparsers(dest="action", required=True)
+    rb = repsub.add_parser(
+        "rebuild", help="recompute the read model from the stored events (same figures)"
+    )
+    rb.set_defaults(func=cmd_reporting_rebuild)
     rules = sub.add_parser("rules", help="routing rulesets, offline")
     rsub = rules.add_subparsers(dest="action", required=True)
     rv = rsub.add_parser("validate", help="check a ruleset against the catalogue")

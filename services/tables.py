@@ -8,6 +8,7 @@ import intake_api.models  # noqa: F401
 import notify_gateway.models  # noqa: F401
 import routing_engine.models  # noqa: F401
 import services.casework.models  # noqa: F401
+import services.reporting.models  # noqa: F401
 import shared.audit  # noqa: F401
 import shared.calendar  # noqa: F401
 import shared.directory  # noqa: F401

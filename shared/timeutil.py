@@ -43,5 +43,10 @@ def to_china(moment: datetime) -> datetime:
     return moment.astimezone(CHINA)
 
 
+def as_china(moment: datetime) -> datetime:
+    """An instant a person gave: naive values are Beijing time (not UTC)."""
+    return moment.replace(tzinfo=CHINA) if moment.tzinfo is None else moment
+
+
 def iso_china(moment: datetime | None) -> str | None:
     return None if moment is None else to_china(moment).isoformat()

@@ -27,7 +27,7 @@ NATS_CONF = DOCKER_DIR / "nats.conf"
 NGINX_CONF = DOCKER_DIR / "nginx.conf"
 DOCKERFILE = DOCKER_DIR / "Dockerfile"
 
-APP_SERVICES = ("intake", "routing", "scheduler", "notify", "casework")
+APP_SERVICES = ("intake", "routing", "scheduler", "notify", "casework", "reporting")
 INFRA_SERVICES = ("postgres", "nats", "migrate", "proxy")
 TIMEOUT = 60
 

@@ -26,7 +26,7 @@ from shared.calendar import OfficialCalendar
 from shared.db import make_engine, make_session_factory, transaction
 from shared.directory import load_directory_file
 from shared.security import ROLES, mask_id_number, mask_name, mask_phone
-from shared.timeutil import utcnow
+from shared.timeutil import to_china, utcnow
 from tests.conftest import load_demo, make_api_key, make_token
 from tests.helpers import petition, wait_for
 from tests.services.conftest import settings_for
@@ -245,6 +245,10 @@ def fill(
         "reason": "电话回访核实诉求",
         "unit_id": target.lead,
         "jurisdiction": "990101000000",
+        # the statistics of the month up to now: the figures never name a petition
+        "from": (to_china(utcnow()) - timedelta(days=30)).date().isoformat(),
+        "to": to_china(utcnow()).date().isoformat(),
+        "group_by": "unit,category,channel,type,division,day",
     }
     url = re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "x"), path)
     query = {
