@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python -m bench.routing
 	$(BIN)/python -m bench.sweep
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.statistics
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from services.reporting.measures import COUNTS, RATES, RUNGS
+from services.reporting.measures import MEASURES, RATES, RUNGS
 
 DIMENSION_NAMES = {
     "unit": "单位",
@@ -42,6 +42,12 @@ MEASURE_NAMES = {
     "review_rate": "复查申请率",
     "re_examination_rate": "复核申请率",
     "returned": "退回次数",
+    "average_cycle_days": "平均办理周期（天）",
+    "median_cycle_days": "办理周期中位数（天）",
+    "referred_down": "转送下级件数",
+    "assigned": "交办件数",
+    "supervision_orders": "督办单件数",
+    "accountability_recommendations": "追责问责建议件数",
 }
 RUNG_NAMES = {
     "open": "超期未催办",
@@ -52,40 +58,69 @@ RUNG_NAMES = {
 }
 
 
-def header(group_by: Iterable[str]) -> list[str]:
-    out = [DIMENSION_NAMES[d] for d in group_by]
-    out += [MEASURE_NAMES[m] for m in COUNTS if m != "returned"]
-    for m in RATES:
-        name = MEASURE_NAMES[m]
-        out += [name, f"{name}分子", f"{name}分母"]
-    out.append(MEASURE_NAMES["returned"])
-    out += [RUNG_NAMES[r] for r in RUNGS]
-    out += ["平均办理周期（天）", "办理周期中位数（天）"]
+def measure_header() -> list[str]:
+    out: list[str] = []
+    for m in MEASURES:
+        if m in RATES:
+            name = MEASURE_NAMES[m]
+            out += [name, f"{name}分子", f"{name}分母"]
+        elif m == "overdue":
+            out += [RUNG_NAMES[r] for r in RUNGS]
+        else:
+            out.append(MEASURE_NAMES[m])
     return out
+
+
+def measure_cells(m: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for name in MEASURES:
+        value = m[name]
+        if name in RATES:
+            out += [
+                "" if value["value"] is None else value["value"],
+                value["numerator"],
+                value["denominator"],
+            ]
+        elif name == "overdue":
+            out += [value[r] for r in RUNGS]
+        else:
+            out.append("" if value is None else value)
+    return out
+
+
+def header(group_by: Iterable[str]) -> list[str]:
+    return [DIMENSION_NAMES[d] for d in group_by] + measure_header()
 
 
 def row(group_by: Iterable[str], group: dict[str, Any]) -> list[Any]:
-    m = group["measures"]
-    out: list[Any] = [group["key"].get(d, "") for d in group_by]
-    out += [m[c] for c in COUNTS if c != "returned"]
-    for r in RATES:
-        rate = m[r]
-        out += [
-            rate["value"] if rate["value"] is not None else "",
-            rate["numerator"],
-            rate["denominator"],
-        ]
-    out.append(m["returned"])
-    out += [m["overdue"][r] for r in RUNGS]
-    out += [
-        "" if m["average_cycle_days"] is None else m["average_cycle_days"],
-        "" if m["median_cycle_days"] is None else m["median_cycle_days"],
-    ]
-    return out
+    return [group["key"].get(d, "") for d in group_by] + measure_cells(group["measures"])
+
+
+ANNUAL_HEADER = ["部分", "项目", *measure_header()]
+
+
+def annual_rows(report: dict[str, Any]) -> Iterator[list[Any]]:
+    """The yearly report as one table: each line a part of it and what it is about."""
+    year = report["year"]
+    yield ["全年", str(year), *measure_cells(report["totals"]["this_year"])]
+    yield ["上年", str(year - 1), *measure_cells(report["totals"]["previous_year"])]
+    for part, key, title in (
+        ("by_category", "category", "按类别"),
+        ("by_channel", "channel", "按渠道"),
+        ("by_type", "type", "按类型"),
+        ("units_most_petitioned", "unit", "承办件数最多的单位"),
+    ):
+        for line in report[part]:
+            yield [title, line[key], *measure_cells(line["measures"])]
 
 
 def csv_lines(group_by: list[str], groups: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """The CSV, line by line, the first with the BOM."""
+    """The statistics' CSV, line by line."""
+    return csv_table(header(group_by), (row(group_by, g) for g in groups))
+
+
+def csv_table(head: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:
+    """A CSV, line by line, the first with the BOM."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -95,21 +130,21 @@ def csv_lines(group_by: list[str], groups: Iterable[dict[str, Any]]) -> Iterator
         buffer.truncate()
         return text
 
-    writer.writerow(header(group_by))
+    writer.writerow(head)
     yield ("\ufeff" + flush()).encode("utf-8")
-    for group in groups:
-        writer.writerow(row(group_by, group))
+    for line in rows:
+        writer.writerow(line)
         yield flush().encode("utf-8")
 
 
-def xlsx_bytes(group_by: list[str], groups: Iterable[dict[str, Any]], title: str) -> bytes:
-    """The workbook, written row by row (openpyxl's write-only mode) through a spooled
-    temporary file."""
+def xlsx_bytes(head: list[str], rows: Iterable[list[Any]], title: str) -> bytes:
+    """A workbook of one sheet, written row by row (openpyxl's write-only mode) through
+    a spooled temporary file."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
-    sheet.append(header(group_by))
-    for group in groups:
-        sheet.append(row(group_by, group))
+    sheet.append(head)
+    for line in rows:
+        sheet.append(line)
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
         book.save(out)
         out.seek(0)

@@ -17,13 +17,15 @@ from datetime import date, datetime, time, timedelta
 from itertools import product
 from typing import Any
 
-from shared.timeutil import CHINA
+from shared.timeutil import CHINA, to_china
 
 RUNGS = ("open", "reminded", "urged", "supervised", "accountability")
 SATISFIED = ("satisfied", "basically_satisfied")
 TIME_DIMENSIONS = ("day", "week", "month", "quarter", "year")
 DIMENSIONS = ("unit", "level", "category", "channel", "type", "division", *TIME_DIMENSIONS)
 COUNTS = ("received", "collective", "collective_people", "returned")
+# What the yearly report (art. 41) adds: how matters went out, what the ladder issued.
+HANDLING = ("referred_down", "assigned", "supervision_orders", "accountability_recommendations")
 RATES = (
     "forwarded_on_time_rate",
     "timely_acceptance_rate",
@@ -36,7 +38,15 @@ RATES = (
     "review_rate",
     "re_examination_rate",
 )
-MEASURES = (*COUNTS[:3], *RATES, "returned", "overdue", "average_cycle_days", "median_cycle_days")
+MEASURES = (
+    *COUNTS[:3],
+    *RATES,
+    "returned",
+    "overdue",
+    "average_cycle_days",
+    "median_cycle_days",
+    *HANDLING,
+)
 
 DEFINITIONS: dict[str, str] = {
     "received": "期内收到的信访事项件数（按收到之日，北京时间）",
@@ -56,6 +66,10 @@ DEFINITIONS: dict[str, str] = {
     "overdue": "期末（或当前，取较早者）已超期仍未办结的环节数，按已发出的最高一级催办分列：open 尚未催办、reminded 提醒、urged 催办、supervised 督办、accountability 追责问责建议",
     "average_cycle_days": "平均办理周期：期内答复的事项自收到至答复的自然日数的平均值",
     "median_cycle_days": "办理周期中位数：同上，取中位数",
+    "referred_down": "转送：期内收到、被转送有权处理的下级机关的件数",
+    "assigned": "交办：期内收到、交由有权处理的机关办理的件数",
+    "supervision_orders": "期内发出的督办单（催办阶梯第三级）件数",
+    "accountability_recommendations": "期内发出的追责问责建议（催办阶梯第四级）件数",
 }
 
 
@@ -123,7 +137,7 @@ class Tally:
         pair[1] += 1
 
     def measures(self) -> dict[str, Any]:
-        out: dict[str, Any] = {name: self.counts.get(name, 0) for name in COUNTS}
+        out: dict[str, Any] = {name: self.counts.get(name, 0) for name in (*COUNTS, *HANDLING)}
         for name in RATES:
             num, den = self.fractions.get(name, [0, 0])
             out[name] = {
@@ -235,6 +249,10 @@ class Counter:
                 t.counts["collective_people"] += p.people_count
             t.rate("repeat_rate", p.repeat_of is not None)
             t.rate("skip_level_rate", p.skip_level)
+            if p.decision == "refer_down":
+                t.counts["referred_down"] += 1
+            elif p.decision == "assign":
+                t.counts["assigned"] += 1
         for t in self.tallies_for(p, p.replied_on):
             assert p.replied_at is not None
             t.rate("evaluation_rate", p.rating is not None)
@@ -269,6 +287,14 @@ class Counter:
         if d.base_step == "handle" and d.state != "paused" and d.due_at <= stands_at:
             for t in self.tallies_for(p, d.due_on):
                 t.rate("on_time_reply_rate", d.met_at is not None and not d.late)
+        for stage, name in (
+            ("supervised", "supervision_orders"),
+            ("accountability", "accountability_recommendations"),
+        ):
+            issued = d.stages.get(stage)
+            if issued is not None:
+                for t in self.tallies_for(p, to_china(issued).date()):
+                    t.counts[name] += 1
 
     def add_overdue(self, p: PetitionFacts, d: DeadlineFacts) -> None:
         """At the end of the period (or of each time bucket), capped at now."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from services.reporting import exports
+from services.reporting.annual import annual_report
 from services.reporting.measures import DIMENSIONS
 from services.reporting.measures import Query as MeasureQuery
 from services.reporting.service import statistics
@@ -96,8 +97,53 @@ def get_statistics(
         )
     if format == "xlsx":
         return Response(
-            exports.xlsx_bytes(list(dims), answer["groups"], "统计"),
+            exports.xlsx_bytes(
+                exports.header(dims), (exports.row(dims, g) for g in answer["groups"]), "统计"
+            ),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     return JSONResponse(answer)
+
+
+@router.get(
+    "/reports/annual",
+    summary="年度信访工作报告（第四十一条）：总量与上年对比、按类别渠道类型、承办最多的单位、转送交办与督办追责",
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "JSON、CSV 或 XLSX"}},
+)
+def get_annual_report(
+    request: Request,
+    session: SessionDep,
+    who: Judge,
+    year: Annotated[int, Query(ge=2000, le=2100, description="年份")],
+    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="输出格式")] = "json",
+) -> Any:
+    directory = request.app.state.directory.get(session)
+    window = request.app.state.reporting_settings.repeat_window_days
+    now = utcnow()
+
+    def query_for(start: date, end: date, group_by: tuple[str, ...]) -> MeasureQuery:
+        return MeasureQuery(
+            start=start, end=end, group_by=group_by, now=now, repeat_window_days=window
+        )
+
+    def answer(query: MeasureQuery) -> dict[str, Any]:
+        return statistics(session, who=who, directory=directory, query=query, unit_id=None)
+
+    report = annual_report(year, answer, query_for)
+    name = f"annual-report-{year}"
+    if format == "csv":
+        return StreamingResponse(
+            exports.csv_table(exports.ANNUAL_HEADER, exports.annual_rows(report)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            exports.xlsx_bytes(
+                exports.ANNUAL_HEADER, exports.annual_rows(report), f"{year}年度报告"
+            ),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return JSONResponse(report)

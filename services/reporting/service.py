@@ -29,6 +29,7 @@ from shared.timeutil import iso_china
 from shared.visibility import covers_unit, visible_petitions
 
 STAGES = ("reminded", "urged", "supervised", "accountability")
+STREAM = 2_000  # rows fetched at a time
 
 
 def _petition_facts(row: ReportPetition) -> PetitionFacts:
@@ -102,62 +103,47 @@ def statistics(
     first, last = query.start, query.end
     stands_at = min(end_of(last), query.now)
     begins = end_of(first - timedelta(days=1))
-    petitions_q = select(ReportPetition).where(ReportPetition.petition_id.in_(visible))
+    mine = [ReportPetition.petition_id.in_(visible)]
     if unit_id:
-        petitions_q = petitions_q.where(
-            ReportPetition.lead_unit.in_(sorted(directory.below(unit_id)))
-        )
+        mine.append(ReportPetition.lead_unit.in_(sorted(directory.below(unit_id))))
+    counter = Counter(query, unit_keys(who, directory, unit_id))
+    # Streamed: what is held is the groups' tallies, never the period's petitions.
     dated = or_(
         ReportPetition.received_on.between(first, last),
         ReportPetition.replied_on.between(first, last),
         ReportPetition.evaluated_on.between(first, last),
         ReportPetition.reviewed_on.between(first, last),
     )
-    petitions = {
-        row.petition_id: _petition_facts(row) for row in session.scalars(petitions_q.where(dated))
-    }
+    for row in session.scalars(
+        select(ReportPetition).where(*mine, dated).execution_options(yield_per=STREAM)
+    ):
+        counter.add_petition(_petition_facts(row))
     # clocks: those counted by their due day, those of the period's petitions, and
-    # those still open (overdue) at the period's end
-    deadlines_q = select(ReportDeadline).where(
-        ReportDeadline.petition_id.in_(visible),
-        or_(
-            ReportDeadline.due_on.between(first, last),
-            ReportDeadline.petition_id.in_(
-                select(ReportPetition.petition_id).where(
-                    ReportPetition.received_on.between(first, last)
-                )
+    # those still open (overdue) at some point of the period
+    clocks = (
+        select(ReportDeadline, ReportPetition)
+        .join(ReportPetition, ReportPetition.petition_id == ReportDeadline.petition_id)
+        .where(
+            *mine,
+            or_(
+                ReportDeadline.due_on.between(first, last),
+                ReportPetition.received_on.between(first, last),
+                (ReportDeadline.due_at < stands_at)
+                & or_(ReportDeadline.met_at.is_(None), ReportDeadline.met_at > begins),
             ),
-            (ReportDeadline.due_at < stands_at)
-            & or_(ReportDeadline.met_at.is_(None), ReportDeadline.met_at > begins),
-        ),
-    )
-    deadlines = [_deadline_facts(r) for r in session.scalars(deadlines_q)]
-    missing = {d.petition_id for d in deadlines} - set(petitions)
-    if missing:
-        extra_q = petitions_q.where(ReportPetition.petition_id.in_(sorted(missing)))
-        petitions.update({r.petition_id: _petition_facts(r) for r in session.scalars(extra_q)})
-    returns = session.execute(
-        select(ReportStep.petition_id, ReportStep.on).where(
-            ReportStep.petition_id.in_(visible),
-            ReportStep.kind == "returned",
-            ReportStep.on.between(first, last),
         )
-    ).all()
-    for pid in {pid for pid, _ in returns} - set(petitions):
-        row = session.scalar(petitions_q.where(ReportPetition.petition_id == pid))
-        if row is not None:
-            petitions[pid] = _petition_facts(row)
-    counter = Counter(query, unit_keys(who, directory, unit_id))
-    for p in petitions.values():
-        counter.add_petition(p)
-    for d in deadlines:
-        facts = petitions.get(d.petition_id)
-        if facts is not None:
-            counter.add_deadline(facts, d)
-            counter.add_overdue(facts, d)
-    for pid, on in returns:
-        if pid in petitions:
-            counter.add_return(petitions[pid], on)
+    )
+    for clock, row in session.execute(clocks.execution_options(yield_per=STREAM)):
+        facts = _petition_facts(row)
+        counter.add_deadline(facts, _deadline_facts(clock))
+        counter.add_overdue(facts, _deadline_facts(clock))
+    returns = (
+        select(ReportStep.on, ReportPetition)
+        .join(ReportPetition, ReportPetition.petition_id == ReportStep.petition_id)
+        .where(*mine, ReportStep.kind == "returned", ReportStep.on.between(first, last))
+    )
+    for on, row in session.execute(returns.execution_options(yield_per=STREAM)):
+        counter.add_return(_petition_facts(row), on)
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),

@@ -360,3 +360,47 @@ def test_bad_questions_are_told_which_field(county: County) -> None:
         ).status_code
         == 403
     )
+
+
+def test_the_annual_report_puts_the_year_beside_the_last(county: County) -> None:
+    november(county)
+    bureau = county.staff("qinghe.petition_bureau", "supervisor")
+    with travel_to(at("2027-01-10")):
+        r = county.client.get("/api/v1/reports/annual", params={"year": 2026}, headers=bureau)
+        assert r.status_code == 200, r.text
+        report = r.json()
+        table = county.client.get(
+            "/api/v1/reports/annual", params={"year": 2026, "format": "csv"}, headers=bureau
+        )
+        book = county.client.get(
+            "/api/v1/reports/annual", params={"year": 2026, "format": "xlsx"}, headers=bureau
+        )
+    this, last = report["totals"]["this_year"], report["totals"]["previous_year"]
+    assert (this["received"], last["received"]) == (5, 0)
+    assert last["timely_acceptance_rate"]["value"] is None
+    categories = {r["category"]: r["measures"]["received"] for r in report["by_category"]}
+    assert categories == {
+        "labor.wage_arrears": 2,
+        "labor.social_insurance": 2,
+        "housing.property": 1,
+    }
+    assert {r["channel"]: r["measures"]["received"] for r in report["by_channel"]} == {
+        "web": 4,
+        "visit": 1,
+    }
+    # the county government is above every unit that handled one: first of the list
+    top = report["units_most_petitioned"]
+    assert top[0]["unit"] == "qinghe.party_gov" and top[0]["measures"]["received"] == 4
+    # four assigned (the repeat declined), none referred down; the ladder's orders of
+    # 30 November: a supervision order and a recommendation for each of three clocks
+    assert report["handling"] == {
+        "referred_down": 0,
+        "assigned": 4,
+        "supervision_orders": 3,
+        "accountability_recommendations": 3,
+    }
+    lines = list(csv.reader(io.StringIO(table.content.decode("utf-8-sig"))))
+    assert lines[0][:3] == ["部分", "项目", "收到件数"]
+    assert lines[1][:3] == ["全年", "2026", "5"] and lines[2][:3] == ["上年", "2025", "0"]
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert [c.value for c in next(sheet.iter_rows())] == lines[0]
