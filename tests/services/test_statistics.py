@@ -289,6 +289,15 @@ def test_a_countys_month_is_counted_as_it_happened(county: County) -> None:
     assert months["2026-11"]["received"] == 5 and months["2026-12"]["received"] == 0
     assert months["2026-12"]["average_cycle_days"] == 38  # B: 2 November → 10 December
 
+    # the overdue steps of today are the worklist's overdue cases (one clock each here)
+    with travel_to(at("2026-12-15")):
+        today = county.statistics(bureau, **{"from": "2026-12-01", "to": "2026-12-15"})
+        late = county.client.get(
+            "/api/v1/petitions", params={"overdue": "true"}, headers=bureau
+        ).json()
+    assert sum(today["groups"][0]["measures"]["overdue"].values()) == len(late) == 1
+    assert [p["id"] for p in late] == [did["e"]["id"]]
+
     # what a department sees is what it leads; another county sees nothing of it
     with travel_to(at("2026-12-15")):
         hrss = county.statistics(
