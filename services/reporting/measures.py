@@ -211,6 +211,8 @@ class Counter:
             labels = {bucket(day, dim) for day in _days(query.start, query.end)}
             ends = sorted({min(bucket_end(label, dim), query.end) for label in labels})
         self.ends = [(last, min(end_of(last), query.now)) for last in ends]
+        # the instant the whole period's figures stand at
+        self.stands_at = min(end_of(query.end), query.now)
 
     def in_period(self, day: date | None) -> bool:
         return day is not None and self.query.start <= day <= self.query.end
@@ -272,7 +274,7 @@ class Counter:
             t.counts["returned"] += 1
 
     def add_deadline(self, p: PetitionFacts, d: DeadlineFacts) -> None:
-        stands_at = min(end_of(self.query.end), self.query.now)
+        stands_at = self.stands_at
         if d.base_step in ("forward", "accept"):
             # counted in the period the petition was received, once decided or due
             for t in self.tallies_for(p, p.received_on):

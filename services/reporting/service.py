@@ -78,13 +78,19 @@ def unit_keys(who: Principal, directory: Directory, unit_id: str | None):  # typ
     township's figures include its villages'), as far as the caller's view reaches."""
     within = directory.below(unit_id) if unit_id else None
 
+    known: dict[str, list[str]] = {}  # worked out once per lead unit, not per row
+
     def keys(lead: str | None) -> list[str]:
         if not lead:
             return ["unrouted"]
-        chain = [lead, *directory.superiors(lead)]
-        return [
-            u for u in chain if (within is None or u in within) and covers_unit(who, u, directory)
-        ] or [lead]
+        if lead not in known:
+            chain = [lead, *directory.superiors(lead)]
+            known[lead] = [
+                u
+                for u in chain
+                if (within is None or u in within) and covers_unit(who, u, directory)
+            ] or [lead]
+        return known[lead]
 
     return keys
 
@@ -134,9 +140,9 @@ def statistics(
         )
     )
     for clock, row in session.execute(clocks.execution_options(yield_per=STREAM)):
-        facts = _petition_facts(row)
-        counter.add_deadline(facts, _deadline_facts(clock))
-        counter.add_overdue(facts, _deadline_facts(clock))
+        facts, clock_facts = _petition_facts(row), _deadline_facts(clock)
+        counter.add_deadline(facts, clock_facts)
+        counter.add_overdue(facts, clock_facts)
     returns = (
         select(ReportStep.on, ReportPetition)
         .join(ReportPetition, ReportPetition.petition_id == ReportStep.petition_id)
